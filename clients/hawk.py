@@ -1,0 +1,459 @@
+"""Hawk authentication as Mozilla Taskcluster uses it (SHA-256, ext = base64 JSON), pure.
+
+A server parses the header or bewit, loads the access token of ``issuer_id(parsed)``, checks
+any certificate with ``verify_certificate``, derives the key with ``signing_key``, then verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "Certificate",
+    "Credentials",
+    "HawkError",
+    "ParsedBewit",
+    "ParsedHeader",
+    "RequestFacts",
+    "check_single_scheme",
+    "create_temporary_credentials",
+    "facts_from_url",
+    "has_bewit",
+    "issuer_id",
+    "parse_bewit",
+    "parse_certificate",
+    "parse_header",
+    "payload_hash",
+    "sign_bewit",
+    "sign_header",
+    "signing_key",
+    "temporary_access_token",
+    "verify_bewit",
+    "verify_certificate",
+    "verify_header",
+]
+
+MAX_HEADER_LENGTH = 4096  # the hawk library's limit on header and bewit-URL length
+DEFAULT_SKEW = 900.0  # Taskcluster tolerates 15 minutes of clock skew
+CERTIFICATE_CLOCK_SKEW_MS = 5 * 60 * 1000
+CERTIFICATE_MAX_LIFETIME_MS = 31 * 24 * 60 * 60 * 1000
+
+_SCHEME = re.compile(r"^(\w+)(?:\s+(.*))?$", re.ASCII)
+_ATTRIBUTE = re.compile(r'(\w+)="([^"\\]*)"\s*(?:,\s*|$)', re.ASCII)
+_VALUE = re.compile(r"^[ \w!#$%&'()*+,\-./:;<=>?@\[\]^`{|}~]+$", re.ASCII)
+_BEWIT_URL = re.compile(r"^(/.*)([?&])bewit=([^&$]*)(?:&(.+))?$")
+_BEWIT_CHARS = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+_B64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
+_INTEGER = re.compile(r"^(0|[1-9][0-9]{0,15})$")
+_SCOPE = re.compile(r"^[\x20-\x7e]*$")
+_HEADER_KEYS = frozenset({"id", "ts", "nonce", "hash", "ext", "mac"})
+_T = TypeVar("_T")
+
+
+class HawkError(Exception):
+    """Authentication failed; the message says why and never contains a secret."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Taskcluster credentials; ``certificate`` is JSON text for temporary credentials."""
+
+    client_id: str
+    access_token: str = field(repr=False)
+    certificate: str | None = None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A temporary-credentials certificate (times in ms since the epoch)."""
+
+    version: int
+    scopes: tuple[str, ...]
+    start: int
+    expiry: int
+    seed: str
+    signature: str
+    issuer: str | None
+
+
+@dataclass(frozen=True)
+class ParsedHeader:
+    """The attributes of a Hawk ``Authorization`` header and its decoded ``ext``."""
+
+    id: str
+    ts: int
+    nonce: str
+    mac: str
+    hash: str | None
+    ext: str | None
+    certificate: Certificate | None
+    authorized_scopes: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class ParsedBewit:
+    """The parts of a ``bewit`` query parameter and its decoded ``ext``."""
+
+    id: str
+    exp: int
+    mac: str
+    ext: str | None
+    certificate: Certificate | None
+    authorized_scopes: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the server saw: ``resource`` is the raw path plus ``'?' + raw query`` if any."""
+
+    method: str
+    host: str
+    port: int
+    resource: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _hmac(key: str, message: str) -> bytes:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _decode_b64(text: str, what: str) -> bytes:
+    """Decode standard or URL-safe base64, padded or not."""
+    core = text.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        if not _B64_CHARS.match(text):
+            raise ValueError(what)
+        return base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+    except ValueError:
+        raise HawkError(f"{what} is not base64") from None
+
+
+def _integer(text: str, what: str) -> int:
+    if not _INTEGER.match(text):
+        raise HawkError(f"{what} is not a non-negative integer")
+    return int(text)
+
+
+def _scopes(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise HawkError(f"{what} must be an array")
+    if not all(isinstance(s, str) and _SCOPE.match(s) for s in value):
+        raise HawkError(f"{what} must be an array of valid scopes")
+    return tuple(value)
+
+
+def _typed(obj: Mapping[str, object], key: str, kind: type[_T]) -> _T:
+    value = obj.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise HawkError(f"ext.certificate.{key} must be of type {kind.__name__}")
+    return value
+
+
+def parse_certificate(value: object) -> Certificate:
+    """Check the shape of a certificate (a decoded JSON object), not its signature."""
+    if not isinstance(value, Mapping):
+        raise HawkError("ext.certificate must be a JSON object")
+    if _typed(value, "version", int) != 1:
+        raise HawkError("ext.certificate.version must be 1")
+    if len(seed := _typed(value, "seed", str)) != 44:
+        raise HawkError("ext.certificate.seed must be 44 characters")
+    issuer = value.get("issuer")
+    if issuer is not None and (not isinstance(issuer, str) or not issuer):
+        raise HawkError("ext.certificate.issuer must be a non-empty string")
+    if issuer is None and "clientId" in value:
+        raise HawkError("ext.certificate.clientId must only be used with ext.certificate.issuer")
+    scopes = _scopes(value.get("scopes"), "ext.certificate.scopes")
+    start, expiry = _typed(value, "start", int), _typed(value, "expiry", int)
+    return Certificate(1, scopes, start, expiry, seed, _typed(value, "signature", str), issuer)
+
+
+def _parse_ext(ext: str | None) -> tuple[Certificate | None, tuple[str, ...] | None]:
+    if not ext:
+        return None, None
+    try:
+        obj = json.loads(_decode_b64(ext, "ext").decode("utf-8"))
+    except ValueError:
+        raise HawkError("ext is not base64-encoded JSON") from None
+    if not isinstance(obj, dict):
+        raise HawkError("ext must be a JSON object")
+    cert, scopes = obj.get("certificate"), obj.get("authorizedScopes")
+    return (
+        None if cert is None else parse_certificate(cert),
+        None if scopes is None else _scopes(scopes, "ext.authorizedScopes"),
+    )
+
+
+def _mac(
+    key: str, kind: str, ts: int, nonce: str, facts: RequestFacts, hash_: str, ext: str
+) -> str:
+    """Hawk v1 MAC over the normalized string of kind ``header`` or ``bewit``."""
+    method = "GET" if kind == "bewit" else facts.method.upper()
+    head = [f"hawk.1.{kind}", str(ts), nonce, method, facts.resource, facts.host.lower()]
+    return _b64(_hmac(key, "\n".join([*head, str(facts.port), hash_, ext, ""])))
+
+
+def payload_hash(content_type: str, body: bytes) -> str:
+    """The Hawk payload hash of a body under its Content-Type (parameters dropped)."""
+    mime = content_type.split(";")[0].strip().lower()
+    return _b64(hashlib.sha256(b"hawk.1.payload\n" + mime.encode() + b"\n" + body + b"\n").digest())
+
+
+def _parse_attributes(text: str) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    position = 0
+    for match in _ATTRIBUTE.finditer(text):
+        key, value = match.group(1), match.group(2)
+        if match.start() != position:
+            break
+        if key not in _HEADER_KEYS:
+            raise HawkError(f"unsupported Hawk attribute {key[:20]!r}")
+        if not _VALUE.match(value) or key in attributes:
+            raise HawkError(f"bad or duplicate Hawk attribute {key!r}")
+        attributes[key], position = value, match.end()
+    if position != len(text):
+        raise HawkError("malformed Hawk header")
+    return attributes
+
+
+def parse_header(value: str) -> ParsedHeader:
+    """Parse an ``Authorization: Hawk ...`` value, decoding and shape-checking ``ext``."""
+    if len(value) > MAX_HEADER_LENGTH:
+        raise HawkError("Hawk header is too long")
+    match = _SCHEME.match(value)
+    if not match or match.group(1).lower() != "hawk" or not match.group(2):
+        raise HawkError("not a Hawk authorization header")
+    attrs = _parse_attributes(match.group(2))
+    if missing := [k for k in ("id", "ts", "nonce", "mac") if k not in attrs]:
+        raise HawkError(f"Hawk header lacks {', '.join(missing)}")
+    ts, ext = _integer(attrs["ts"], "Hawk ts"), attrs.get("ext")
+    cert, authorized = _parse_ext(ext)
+    return ParsedHeader(
+        attrs["id"], ts, attrs["nonce"], attrs["mac"], attrs.get("hash"), ext, cert, authorized
+    )
+
+
+def issuer_id(parsed: ParsedHeader | ParsedBewit) -> str:
+    """The clientId whose stored access token is the root key for this request."""
+    cert = parsed.certificate
+    return cert.issuer if cert is not None and cert.issuer else parsed.id
+
+
+def signing_key(parsed: ParsedHeader | ParsedBewit, issuer_access_token: str) -> str:
+    """The Hawk key: the issuer's token, or the token derived from the certificate seed."""
+    if parsed.certificate is None:
+        return issuer_access_token
+    return temporary_access_token(issuer_access_token, parsed.certificate.seed)
+
+
+def verify_header(
+    parsed: ParsedHeader,
+    key: str,
+    facts: RequestFacts,
+    *,
+    content_type: str,
+    body: bytes,
+    now: float,
+    skew: float = DEFAULT_SKEW,
+) -> None:
+    """Check the MAC, the payload hash (when the header has one) and the timestamp."""
+    hash_, ext = parsed.hash or "", parsed.ext or ""
+    if not _equal(_mac(key, "header", parsed.ts, parsed.nonce, facts, hash_, ext), parsed.mac):
+        raise HawkError("Hawk MAC does not match the request")
+    if parsed.hash is not None and not _equal(payload_hash(content_type, body), parsed.hash):
+        raise HawkError("payload hash does not match the request body")
+    if abs(parsed.ts - now) > skew:
+        raise HawkError("Hawk timestamp is outside the allowed clock skew")
+
+
+def has_bewit(resource: str) -> bool:
+    """Whether the request target carries a ``bewit`` query parameter."""
+    return re.match(r"^/.*[?&]bewit=", resource) is not None
+
+
+def check_single_scheme(authorization: str | None, resource: str) -> None:
+    """Reject a request that uses both an Authorization header and a bewit."""
+    if authorization and has_bewit(resource):
+        raise HawkError("cannot use both a bewit and an Authorization header")
+
+
+def parse_bewit(resource: str) -> tuple[ParsedBewit, str]:
+    """Extract the bewit from a request target; also return the target without it."""
+    match = _BEWIT_URL.match(resource) if len(resource) <= MAX_HEADER_LENGTH else None
+    if not match or not match.group(3):
+        raise HawkError("no usable bewit in the request")
+    if not _BEWIT_CHARS.match(match.group(3)):
+        raise HawkError("invalid character in bewit")
+    try:
+        parts = _decode_b64(match.group(3), "bewit").decode("utf-8").split("\\")
+    except UnicodeDecodeError:
+        raise HawkError("bewit is not valid UTF-8") from None
+    if len(parts) != 4 or not all(parts[:3]):
+        raise HawkError("bewit must be id, expiry, mac and ext")
+    stripped = match.group(1) + (match.group(2) + match.group(4) if match.group(4) else "")
+    cert, authorized = _parse_ext(parts[3])
+    exp = _integer(parts[1], "bewit expiry")
+    return ParsedBewit(parts[0], exp, parts[2], parts[3] or None, cert, authorized), stripped
+
+
+def verify_bewit(parsed: ParsedBewit, key: str, facts: RequestFacts, *, now: float) -> None:
+    """Check method, expiry and MAC; ``facts.resource`` must have the bewit removed."""
+    if facts.method.upper() not in ("GET", "HEAD"):
+        raise HawkError("bewits are only valid for GET and HEAD")
+    if parsed.exp <= now:
+        raise HawkError("bewit has expired")
+    if not _equal(_mac(key, "bewit", parsed.exp, "", facts, "", parsed.ext or ""), parsed.mac):
+        raise HawkError("bewit MAC does not match the request")
+
+
+def _certificate_signature(key: str, cert: Certificate, client_id: str) -> str:
+    named = [f"clientId:{client_id}", f"issuer:{cert.issuer}"] if cert.issuer else []
+    times = [f"seed:{cert.seed}", f"start:{cert.start}", f"expiry:{cert.expiry}"]
+    return _b64(_hmac(key, "\n".join(["version:1", *named, *times, "scopes:", *cert.scopes])))
+
+
+def verify_certificate(
+    cert: Certificate, *, client_id: str, issuer_access_token: str, now_ms: int
+) -> None:
+    """Check version, validity window, lifetime, issuer and signature of a certificate."""
+    checks = (
+        (cert.version == 1, "version must be 1"),
+        (len(cert.seed) == 44, "seed must be 44 characters"),
+        (cert.start <= now_ms + CERTIFICATE_CLOCK_SKEW_MS, "start is in the future"),
+        (cert.expiry >= now_ms - CERTIFICATE_CLOCK_SKEW_MS, "expiry is in the past"),
+        (cert.expiry - cert.start <= CERTIFICATE_MAX_LIFETIME_MS, "lasts longer than 31 days"),
+        (cert.issuer != client_id, "issuer must differ from the supplied clientId"),
+    )
+    for ok, problem in checks:
+        if not ok:
+            raise HawkError(f"ext.certificate: {problem}")
+    if not _equal(_certificate_signature(issuer_access_token, cert, client_id), cert.signature):
+        suffix = ", or wrong clientId provided" if cert.issuer else ""
+        raise HawkError(f"ext.certificate: signature is not valid{suffix}")
+
+
+def temporary_access_token(issuer_access_token: str, seed: str) -> str:
+    """The access token of temporary credentials: URL-safe base64 HMAC of the seed, unpadded."""
+    return _b64url(_hmac(issuer_access_token, seed))
+
+
+def _new_seed() -> str:
+    """Two "nice" slugids (first bit clear), as the official clients make the seed."""
+    raws = [bytearray(uuid.uuid4().bytes) for _ in range(2)]
+    for raw in raws:
+        raw[0] &= 0x7F
+    return "".join(_b64url(bytes(raw)) for raw in raws)
+
+
+def create_temporary_credentials(
+    *,
+    issuer_client_id: str,
+    issuer_access_token: str,
+    start_ms: int,
+    expiry_ms: int,
+    scopes: Sequence[str],
+    name: str | None = None,
+    seed: str | None = None,
+) -> Credentials:
+    """Issue temporary credentials, named (``name``) or not, lasting at most 31 days."""
+    if not start_ms <= expiry_ms <= start_ms + CERTIFICATE_MAX_LIFETIME_MS:
+        raise HawkError("temporary credentials must last between 0 and 31 days")
+    if name and name == issuer_client_id:
+        raise HawkError("a named temporary credential must differ from its issuer")
+    seed = _new_seed() if seed is None else seed
+    if len(seed) != 44:
+        raise HawkError("seed must be 44 characters")
+    issuer = issuer_client_id if name else None
+    cert = Certificate(1, _scopes(list(scopes), "scopes"), start_ms, expiry_ms, seed, "", issuer)
+    cert = replace(cert, signature=_certificate_signature(issuer_access_token, cert, name or ""))
+    body: dict[str, object] = {"version": 1, "scopes": list(cert.scopes), "start": start_ms}
+    body.update(expiry=expiry_ms, seed=seed, **({"issuer": issuer} if issuer else {}))
+    body["signature"] = cert.signature
+    token = temporary_access_token(issuer_access_token, seed)
+    return Credentials(name or issuer_client_id, token, json.dumps(body, separators=(",", ":")))
+
+
+def facts_from_url(method: str, url: str) -> RequestFacts:
+    """Request facts for an absolute http(s) URL; the port defaults to 80 or 443."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HawkError("url must be an absolute http or https URL")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise HawkError("url has an invalid port") from None
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return RequestFacts(method.upper(), parts.hostname, port, resource)
+
+
+def _make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None) -> str:
+    """The ext the official Python client sends: URL-safe base64 (padded) of compact JSON."""
+    ext: dict[str, object] = {}
+    if credentials.certificate:
+        try:
+            ext["certificate"] = json.loads(credentials.certificate)
+        except ValueError:
+            raise HawkError("credentials.certificate is not valid JSON") from None
+    if authorized_scopes is not None:
+        ext["authorizedScopes"] = list(_scopes(list(authorized_scopes), "authorized_scopes"))
+    return base64.urlsafe_b64encode(json.dumps(ext, separators=(",", ":")).encode()).decode()
+
+
+def _check_value(value: str, what: str) -> None:
+    if not _VALUE.match(value) or "\\" in value:
+        raise HawkError(f"{what} contains characters Hawk does not allow")
+
+
+def sign_header(
+    credentials: Credentials,
+    method: str,
+    url: str,
+    *,
+    content_type: str = "",
+    body: bytes = b"",
+    now: float,
+    nonce: str | None = None,
+    authorized_scopes: Sequence[str] | None = None,
+) -> str:
+    """A full ``Hawk ...`` Authorization header value for a request to an absolute URL."""
+    facts, ext = facts_from_url(method, url), _make_ext(credentials, authorized_scopes)
+    nonce = secrets.token_urlsafe(6) if nonce is None else nonce
+    _check_value(credentials.client_id, "client id")
+    _check_value(nonce, "nonce")
+    ts, hash_ = int(now), payload_hash(content_type, body)
+    mac = _mac(credentials.access_token, "header", ts, nonce, facts, hash_, ext)
+    return (
+        f'Hawk mac="{mac}", hash="{hash_}", id="{credentials.client_id}", ts="{ts}", '
+        f'nonce="{nonce}", ext="{ext}"'
+    )
+
+
+def sign_bewit(credentials: Credentials, url: str, *, expires: int, now: float) -> str:
+    """``url`` with a ``bewit`` parameter valid until ``now + expires`` (seconds)."""
+    facts, ext, exp = facts_from_url("GET", url), _make_ext(credentials, None), int(now + expires)
+    _check_value(credentials.client_id, "client id")
+    mac = _mac(credentials.access_token, "bewit", exp, "", facts, "", ext)
+    bewit = _b64url("\\".join([credentials.client_id, str(exp), mac, ext]).encode())
+    parts = urlsplit(url)
+    query = f"{parts.query}&bewit={bewit}" if parts.query else f"bewit={bewit}"
+    return urlunsplit(parts._replace(query=query))

@@ -1,0 +1,51 @@
+"""Wire types of the client-management subset of Taskcluster's Auth v1 (protocol.md, "Auth")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+__all__ = [
+    "Client",
+    "ClientWithToken",
+    "CreateClientRequest",
+    "CurrentScopesResponse",
+    "ListClientsResponse",
+]
+
+ClientId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!@/:.+|_-]+$", max_length=256)]
+
+
+class CreateClientRequest(Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    expires: str
+    description: Annotated[str, Meta(max_length=10240)] = ""
+    scopes: list[Annotated[str, Meta(pattern=r"^[\x20-\x7e]*$")]] = []
+    delete_on_expiration: bool = False
+
+
+class Client(Struct, kw_only=True, rename="camel"):
+    client_id: str
+    description: str
+    expires: str
+    created: str
+    last_modified: str
+    last_date_used: str
+    last_rotated: str
+    scopes: list[str]
+    expanded_scopes: list[str]
+    disabled: bool
+    delete_on_expiration: bool
+
+
+class ClientWithToken(Client, kw_only=True):
+    access_token: str
+
+
+class ListClientsResponse(Struct, kw_only=True, rename="camel"):
+    clients: list[Client]
+    continuation_token: str | UnsetType = UNSET
+
+
+class CurrentScopesResponse(Struct, kw_only=True, rename="camel"):
+    scopes: list[str]

@@ -1,0 +1,67 @@
+"""The queue's aiohttp application: shared state, middlewares, routes, background loops."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from clients.protocol.errors import ApiError, ErrorCode
+
+from . import handlers  # noqa: F401  (registers the handlers)
+from .auth import Authenticator
+from .bus import Bus
+from .dispatch import AUTHENTICATOR, bind, error_response
+from .keys import BUS, SECRETS, SETTINGS, STORE
+from .resolvers import resolvers
+from .secrets import load_secrets
+from .settings import Settings
+from .store.sqlite import SQLiteStore
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("infrax.queue")
+
+
+@web.middleware
+async def errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Everything outside the endpoint handlers answers with Taskcluster's error body too."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        error = ApiError(ErrorCode.input_too_large, "the request body is too large")
+    except web.HTTPMethodNotAllowed:
+        error = ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here")
+    except web.HTTPNotFound:
+        error = ApiError(ErrorCode.resource_not_found, f"no endpoint at {request.path}")
+    except web.HTTPException:
+        raise
+    except Exception:
+        incident = str(uuid.uuid4())
+        log.exception("internal error", extra={"event": "internal_error", "incident_id": incident})
+        error = ApiError(ErrorCode.internal_server_error, f"internal error; incidentId: {incident}")
+    name = request.match_info.route.name or "" if request.match_info else ""
+    return error_response(request, error, {}, name)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[BUS] = Bus()
+    app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+
+    async def storage(app: web.Application) -> AsyncIterator[None]:
+        store = await SQLiteStore.open(settings.database_path, app[BUS])
+        app[STORE] = store
+        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
+        yield
+        await store.close()
+
+    app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(resolvers)
+    bind(app)
+    return app

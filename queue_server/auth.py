@@ -1,0 +1,145 @@
+"""Who is calling: Hawk verification and the caller's expanded scopes (protocol.md, "Auth").
+
+A request with no Authorization header and no bewit is anonymous. Every caller also holds
+`assume:anonymous`. Scope checks themselves happen per endpoint, in dispatch.py.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from clients import hawk
+from clients.protocol.errors import ApiError, ErrorCode
+from clients.protocol.scopes import RoleIndex, ScopeSet, expand, satisfies_all
+
+from .core.tokens import QUEUE_ISSUER, derive_token
+from .secrets import ROOT_CLIENT_ID, ServerSecrets
+from .store.base import Store
+
+__all__ = ["Authenticator", "Caller"]
+
+CLIENT_CACHE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    client_id: str  # "" for an anonymous caller
+    scopes: ScopeSet
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    access_token: str
+    scopes: tuple[str, ...]
+
+
+def _failed(message: str) -> ApiError:
+    return ApiError(ErrorCode.authentication_failed, message)
+
+
+class Authenticator:
+    def __init__(
+        self, store: Store, secrets: ServerSecrets, anonymous_scopes: tuple[str, ...]
+    ) -> None:
+        self._store = store
+        self._secrets = secrets
+        self._roles = RoleIndex({"anonymous": anonymous_scopes})
+        self._anonymous = Caller("", ScopeSet(self._expand(["assume:anonymous"])))
+        self._cache: dict[str, tuple[float, _Issuer | None]] = {}
+
+    def _expand(self, scopes: list[str]) -> list[str]:
+        return expand([*scopes, "assume:anonymous"], self._roles)
+
+    def forget(self, client_id: str) -> None:
+        """Drop a cached client after it changed here."""
+        self._cache.pop(client_id, None)
+
+    async def _issuer(self, client_id: str, now: float) -> _Issuer | None:
+        if client_id == ROOT_CLIENT_ID:
+            return _Issuer(self._secrets.root_access_token, ("*",))
+        if client_id == QUEUE_ISSUER:
+            return _Issuer(derive_token(self._secrets.secret_key, QUEUE_ISSUER, ""), ("*",))
+        cached = self._cache.get(client_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = await self._store.get_client(client_id)
+        issuer = None
+        if row is not None and not row.disabled and row.expires > now * 1000:
+            token = derive_token(self._secrets.secret_key, row.client_id, row.salt)
+            issuer = _Issuer(token, tuple(row.scopes))
+        self._cache[client_id] = (now + CLIENT_CACHE_S, issuer)
+        return issuer
+
+    async def authenticate(self, request: web.Request, body: bytes) -> Caller:
+        header = request.headers.get("Authorization")
+        resource = request.raw_path
+        now = time.time()
+        try:
+            hawk.check_single_scheme(header, resource)
+            if header:
+                parsed: hawk.ParsedHeader | hawk.ParsedBewit = hawk.parse_header(header)
+            elif hawk.has_bewit(resource):
+                parsed, resource = hawk.parse_bewit(resource)
+            else:
+                return self._anonymous
+            issuer = await self._issuer(hawk.issuer_id(parsed), now)
+            if issuer is None:
+                raise _failed(f"unknown or disabled client `{hawk.issuer_id(parsed)}`")
+            facts = hawk.RequestFacts(request.method, *_host_and_port(request), resource)
+            key = hawk.signing_key(parsed, issuer.access_token)
+            if isinstance(parsed, hawk.ParsedHeader):
+                hawk.verify_header(
+                    parsed,
+                    key,
+                    facts,
+                    content_type=request.headers.get("Content-Type", ""),
+                    body=body,
+                    now=now,
+                )
+            else:
+                hawk.verify_bewit(parsed, key, facts, now=now)
+            return self._caller(parsed, issuer, now)
+        except hawk.HawkError as error:
+            raise _failed(str(error)) from None
+
+    def _caller(
+        self, parsed: hawk.ParsedHeader | hawk.ParsedBewit, issuer: _Issuer, now: float
+    ) -> Caller:
+        scopes = self._expand(list(issuer.scopes))
+        cert = parsed.certificate
+        if cert is not None:
+            hawk.verify_certificate(
+                cert,
+                client_id=parsed.id,
+                issuer_access_token=issuer.access_token,
+                now_ms=int(now * 1000),
+            )
+            held = ScopeSet(scopes)
+            if cert.issuer and not held.satisfies(f"auth:create-client:{parsed.id}"):
+                raise _failed(f"issuer `{cert.issuer}` may not create client `{parsed.id}`")
+            if not satisfies_all(held, cert.scopes):
+                raise _failed("the certificate's scopes are not all held by its issuer")
+            scopes = self._expand(list(cert.scopes))
+        if parsed.authorized_scopes is not None:
+            if not satisfies_all(ScopeSet(scopes), parsed.authorized_scopes):
+                raise _failed("authorizedScopes must be a subset of the client's scopes")
+            scopes = self._expand(list(parsed.authorized_scopes))
+        return Caller(parsed.id, ScopeSet(scopes))
+
+
+def _host_and_port(request: web.Request) -> tuple[str, int]:
+    """Host and port as the client signed them, honouring a proxy's X-Forwarded-* headers."""
+    host = request.headers.get("Host", request.host)
+    name, _, port_text = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name:
+        name, port_text = host, ""
+    forwarded_port = request.headers.get("X-Forwarded-Port")
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
+    if forwarded_port and forwarded_port.isdigit():
+        return name, int(forwarded_port)
+    if port_text.isdigit():
+        return name, int(port_text)
+    return name, 443 if proto == "https" else 80

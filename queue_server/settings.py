@@ -1,0 +1,124 @@
+"""The queue's settings: the only reader of argv and the environment for the queue."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_ANONYMOUS_SCOPES", "Settings", "parse_settings"]
+
+# What anyone may do without credentials: read tasks, groups, queues, workers and public
+# artifacts (protocol.md, "Auth"). Nothing that changes state.
+DEFAULT_ANONYMOUS_SCOPES: tuple[str, ...] = (
+    "queue:get-task:*",
+    "queue:status:*",
+    "queue:list-task-group:*",
+    "queue:list-dependent-tasks:*",
+    "queue:get-artifact:public/*",
+    "queue:list-artifacts:*",
+    "queue:pending-count:*",
+    "queue:claimed-count:*",
+    "queue:pending-list:*",
+    "queue:claimed-list:*",
+    "queue:list-task-queues",
+    "queue:get-task-queue:*",
+    "queue:list-provisioners",
+    "queue:get-provisioner:*",
+    "queue:list-worker-types:*",
+    "queue:get-worker-type:*",
+    "queue:list-workers:*",
+    "queue:get-worker:*",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path  # INFRAX_DATA_DIR: the SQLite database and the server's secrets
+    host: str = "127.0.0.1"  # INFRAX_HOST
+    port: int = 8080  # INFRAX_PORT; 0 picks a free port
+    public_url: str | None = None  # INFRAX_PUBLIC_URL: the rootUrl when behind a proxy
+    root_access_token: str | None = None  # INFRAX_ROOT_ACCESS_TOKEN; else generated and saved
+    claim_timeout_s: float = 1200.0  # INFRAX_CLAIM_TIMEOUT: how long a claim lasts (seconds)
+    claim_wait_s: float = 20.0  # INFRAX_CLAIM_WAIT: claimWork long-poll (seconds)
+    max_deadline_days: float = 5.0  # INFRAX_MAX_DEADLINE_DAYS
+    max_dependencies: int = 10000  # INFRAX_MAX_DEPENDENCIES
+    max_body_bytes: int = 10 * 1024 * 1024  # INFRAX_MAX_BODY_BYTES
+    resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
+    expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
+    anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "queue.sqlite3"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infrax queue", description="Run the queue server.")
+    parser.add_argument(
+        "--data-dir", help="directory for the database and secrets [INFRAX_DATA_DIR]"
+    )
+    parser.add_argument("--host", help="address to listen on [INFRAX_HOST, 127.0.0.1]")
+    parser.add_argument("--port", type=int, help="port; 0 picks a free one [INFRAX_PORT, 8080]")
+    parser.add_argument("--public-url", help="rootUrl as clients see it [INFRAX_PUBLIC_URL]")
+    parser.add_argument("--claim-timeout", type=float, help="seconds a claim lasts [1200]")
+    parser.add_argument("--claim-wait", type=float, help="claimWork long-poll seconds [20]")
+    parser.add_argument("--max-deadline-days", type=float, help="latest deadline, in days [5]")
+    parser.add_argument("--max-dependencies", type=int, help="dependencies per task [10000]")
+    parser.add_argument("--max-body-bytes", type=int, help="largest request body [10 MiB]")
+    parser.add_argument(
+        "--resolver-interval", type=float, help="seconds between resolver passes [1]"
+    )
+    parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
+    parser.add_argument(
+        "--anonymous-scope",
+        action="append",
+        dest="anonymous_scopes",
+        help="scope of the anonymous role (repeat; replaces the read-only default)"
+        " [INFRAX_ANONYMOUS_SCOPES, space-separated]",
+    )
+    return parser
+
+
+_NUMBERS = {
+    "port": ("INFRAX_PORT", int),
+    "claim_timeout": ("INFRAX_CLAIM_TIMEOUT", float),
+    "claim_wait": ("INFRAX_CLAIM_WAIT", float),
+    "max_deadline_days": ("INFRAX_MAX_DEADLINE_DAYS", float),
+    "max_dependencies": ("INFRAX_MAX_DEPENDENCIES", int),
+    "max_body_bytes": ("INFRAX_MAX_BODY_BYTES", int),
+    "resolver_interval": ("INFRAX_RESOLVER_INTERVAL", float),
+    "expiry_interval": ("INFRAX_EXPIRY_INTERVAL", float),
+}
+_FIELDS = {
+    "claim_timeout": "claim_timeout_s",
+    "claim_wait": "claim_wait_s",
+    "resolver_interval": "resolver_interval_s",
+    "expiry_interval": "expiry_interval_s",
+}
+
+
+def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:
+    """Flags first, then INFRAX_* variables, then defaults."""
+    args = _parser().parse_args(list(argv))
+    values: dict[str, object] = {}
+    for name, (variable, kind) in _NUMBERS.items():
+        given = getattr(args, name)
+        if given is None and variable in env:
+            given = kind(env[variable])
+        if given is not None:
+            values[_FIELDS.get(name, name)] = given
+    data_dir = args.data_dir or env.get("INFRAX_DATA_DIR") or "./infrax-data"
+    for name, variable in (("host", "INFRAX_HOST"), ("public_url", "INFRAX_PUBLIC_URL")):
+        given = getattr(args, name) or env.get(variable)
+        if given:
+            values[name] = given
+    if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
+        values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
+    if args.anonymous_scopes:
+        values["anonymous_scopes"] = tuple(args.anonymous_scopes)
+    elif "INFRAX_ANONYMOUS_SCOPES" in env:
+        values["anonymous_scopes"] = tuple(env["INFRAX_ANONYMOUS_SCOPES"].split())
+    return Settings(data_dir=Path(data_dir), **values)  # type: ignore[arg-type]

@@ -1,0 +1,198 @@
+"""Transactions on claims, task queues and workers, each run whole in the database thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import msgspec
+
+from clients.protocol.errors import not_found
+from clients.protocol.events import Message
+from clients.protocol.tasks import Task, TaskStatus
+
+from ..core import lifecycle
+from .records import load_record, save_record
+
+__all__ = ["Claimed", "claim_work", "reclaim_task", "release_claims", "touch_worker"]
+
+QUEUE_LIFETIME_MS = 5 * 86_400_000
+WORKER_LIFETIME_MS = 86_400_000
+RECENT_TASKS = 20
+
+_encode = msgspec.json.encode
+_decode_list = msgspec.json.Decoder(list[dict[str, object]]).decode
+
+
+@dataclass(frozen=True)
+class Claimed:
+    task: Task
+    status: TaskStatus
+    run_id: int
+    taken_until_ms: int
+    seq: int  # the pending row's place, to restore it if the claim is undone
+
+
+def touch_worker(
+    conn: sqlite3.Connection, task_queue_id: str, worker_group: str, worker_id: str, now_ms: int
+) -> int | None:
+    """Record that the worker and its task queue were seen; its quarantine end, if any."""
+    conn.execute(
+        "INSERT INTO task_queues (task_queue_id, expires, last_date_active) VALUES (?, ?, ?)"
+        " ON CONFLICT (task_queue_id) DO UPDATE SET expires = excluded.expires,"
+        " last_date_active = excluded.last_date_active",
+        (task_queue_id, now_ms + QUEUE_LIFETIME_MS, now_ms),
+    )
+    row = conn.execute(
+        "INSERT INTO workers (task_queue_id, worker_group, worker_id, first_claim,"
+        " last_date_active, expires) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET last_date_active = excluded.last_date_active,"
+        " expires = max(workers.expires, excluded.expires) RETURNING quarantine_until",
+        (task_queue_id, worker_group, worker_id, now_ms, now_ms, now_ms + WORKER_LIFETIME_MS),
+    ).fetchone()
+    until: int | None = row[0]
+    return until if until is not None and until > now_ms else None
+
+
+def claim_work(
+    conn: sqlite3.Connection,
+    task_queue_id: str,
+    worker_group: str,
+    worker_id: str,
+    count: int,
+    now_ms: int,
+    taken_until_ms: int,
+) -> tuple[list[Claimed], list[Message]]:
+    """Claim up to `count` pending runs, highest priority first, then oldest."""
+    rows = conn.execute(
+        "SELECT task_id, seq FROM pending WHERE task_queue_id = ?"
+        " ORDER BY priority DESC, seq LIMIT ?",
+        (task_queue_id, count),
+    ).fetchall()
+    claimed: list[Claimed] = []
+    messages: list[Message] = []
+    for task_id, seq in rows:
+        record = load_record(conn, task_id)
+        if record is None or now_ms >= record.deadline_ms:
+            continue  # the deadline resolver takes it
+        before = record.state
+        messages += lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
+        save_record(conn, record, before, now_ms, messages)
+        claimed.append(
+            Claimed(record.task, record.status(), len(record.runs) - 1, taken_until_ms, seq)
+        )
+    if claimed:
+        _remember_tasks(conn, task_queue_id, worker_group, worker_id, claimed)
+    return claimed, messages
+
+
+def _remember_tasks(
+    conn: sqlite3.Connection,
+    task_queue_id: str,
+    worker_group: str,
+    worker_id: str,
+    claimed: list[Claimed],
+) -> None:
+    key = (task_queue_id, worker_group, worker_id)
+    row = conn.execute(
+        "SELECT recent_tasks FROM workers WHERE task_queue_id = ? AND worker_group = ?"
+        " AND worker_id = ?",
+        key,
+    ).fetchone()
+    recent = _decode_list(row[0]) if row is not None else []
+    recent += [{"taskId": c.status.task_id, "runId": c.run_id} for c in claimed]
+    conn.execute(
+        "UPDATE workers SET recent_tasks = ? WHERE task_queue_id = ? AND worker_group = ?"
+        " AND worker_id = ?",
+        (_encode(recent[-RECENT_TASKS:]), *key),
+    )
+
+
+def reclaim_task(
+    conn: sqlite3.Connection, task_id: str, run_id: int, now_ms: int, taken_until_ms: int
+) -> tuple[TaskStatus, str, str]:
+    record = load_record(conn, task_id)
+    if record is None or not 0 <= run_id < len(record.runs):
+        raise not_found(f"run {run_id} of task {task_id} not found")
+    before = record.state
+    run = lifecycle.reclaim(record, run_id, now_ms, taken_until_ms)
+    save_record(conn, record, before, now_ms, [])
+    return record.status(), str(run.worker_group), str(run.worker_id)
+
+
+def release_claims(conn: sqlite3.Connection, claims: list[Claimed], now_ms: int) -> list[Message]:
+    """Put runs claimed for a client that went away back to pending, in their old place."""
+    messages: list[Message] = []
+    for claim in claims:
+        record = load_record(conn, claim.status.task_id)
+        if record is None:
+            continue
+        before = record.state
+        undone = lifecycle.unclaim(record, claim.run_id)
+        if undone:
+            save_record(conn, record, before, now_ms, undone)
+            conn.execute(
+                "UPDATE pending SET seq = ? WHERE task_id = ?", (claim.seq, record.task_id)
+            )
+            messages += undone
+    return messages
+
+
+def quarantine_worker(
+    conn: sqlite3.Connection,
+    task_queue_id: str,
+    worker_group: str,
+    worker_id: str,
+    until_ms: int,
+    detail: dict[str, object],
+    now_ms: int,
+) -> bool:
+    """Set the quarantine and append its detail; False when the worker is unknown."""
+    row = conn.execute(
+        "SELECT quarantine_details FROM workers WHERE task_queue_id = ? AND worker_group = ?"
+        " AND worker_id = ?",
+        (task_queue_id, worker_group, worker_id),
+    ).fetchone()
+    if row is None:
+        return False
+    details = [*_decode_list(row[0]), detail]
+    conn.execute(
+        "UPDATE workers SET quarantine_until = ?, quarantine_details = ?,"
+        " expires = max(expires, ?) WHERE task_queue_id = ? AND worker_group = ? AND worker_id = ?",
+        (until_ms, _encode(details), until_ms, task_queue_id, worker_group, worker_id),
+    )
+    return True
+
+
+def declare_worker(
+    conn: sqlite3.Connection,
+    task_queue_id: str,
+    worker_group: str,
+    worker_id: str,
+    expires_ms: int | None,
+    now_ms: int,
+) -> None:
+    touch_worker(conn, task_queue_id, worker_group, worker_id, now_ms)
+    if expires_ms is not None:
+        conn.execute(
+            "UPDATE workers SET expires = ? WHERE task_queue_id = ? AND worker_group = ?"
+            " AND worker_id = ?",
+            (expires_ms, task_queue_id, worker_group, worker_id),
+        )
+
+
+def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
+    """Delete tasks, groups, queues and workers past their expiry; how many tasks went."""
+    rows = conn.execute(
+        "SELECT task_id FROM tasks WHERE expires <= ? ORDER BY expires LIMIT ?", (now_ms, limit)
+    ).fetchall()
+    ids = [(task_id,) for (task_id,) in rows]
+    conn.executemany("DELETE FROM pending WHERE task_id = ?", ids)
+    conn.executemany("DELETE FROM claims WHERE task_id = ?", ids)
+    conn.executemany("DELETE FROM dependencies WHERE dependent_task_id = ?", ids)
+    conn.executemany("DELETE FROM dependencies WHERE required_task_id = ?", ids)
+    conn.executemany("DELETE FROM tasks WHERE task_id = ?", ids)
+    conn.execute("DELETE FROM task_groups WHERE expires <= ?", (now_ms,))
+    conn.execute("DELETE FROM task_queues WHERE expires <= ?", (now_ms,))
+    conn.execute("DELETE FROM workers WHERE expires <= ?", (now_ms,))
+    return len(ids)

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real queue server on 127.0.0.1, port 0, with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from clients.protocol.events import Message
+from queue_server.keys import BUS
+from queue_server.main import serve
+from queue_server.settings import Settings
+
+ROOT_TOKEN = "root-access-token-for-tests-only-0123456789"
+
+
+@dataclass
+class RunningQueue:
+    root_url: str
+    settings: Settings
+    loop: asyncio.AbstractEventLoop
+    runner: web.AppRunner
+    messages: list[Message]
+
+    @property
+    def root_credentials(self) -> dict[str, str]:
+        return {"clientId": "root", "accessToken": ROOT_TOKEN}
+
+    def options(self, credentials: dict[str, str] | None = None) -> dict[str, object]:
+        options: dict[str, object] = {"rootUrl": self.root_url, "maxRetries": 0}
+        if credentials is not None:
+            options["credentials"] = dict(credentials)
+        return options
+
+    def root_options(self) -> dict[str, object]:
+        return self.options(self.root_credentials)
+
+    def call(self, coroutine: object) -> object:
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)  # type: ignore[arg-type]
+
+
+def start_queue(settings: Settings) -> tuple[RunningQueue, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    ready: dict[str, object] = {}
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            runner, root_url = loop.run_until_complete(serve(settings))
+            ready["runner"], ready["root_url"] = runner, root_url
+        except BaseException as error:
+            ready["error"] = error
+        finally:
+            started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(30)
+    if "error" in ready:
+        raise ready["error"]  # type: ignore[misc]
+    runner = ready["runner"]
+    assert isinstance(runner, web.AppRunner)
+    messages: list[Message] = []
+    queue = RunningQueue(str(ready["root_url"]), settings, loop, runner, messages)
+    loop.call_soon_threadsafe(runner.app[BUS].subscribe, messages.append)
+    return queue, thread
+
+
+def stop_queue(queue: RunningQueue, thread: threading.Thread) -> None:
+    queue.call(queue.runner.cleanup())
+    queue.loop.call_soon_threadsafe(queue.loop.stop)
+    thread.join(30)
+    queue.loop.close()
+
+
+def queue_settings(tmp_path: Path, **overrides: object) -> Settings:
+    base = Settings(
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=0,
+        root_access_token=ROOT_TOKEN,
+        resolver_interval_s=0.2,
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[RunningQueue]:
+    running, thread = start_queue(queue_settings(tmp_path))
+    try:
+        yield running
+    finally:
+        stop_queue(running, thread)
