@@ -40,6 +40,10 @@ class Bus:
         for event in self._waiters.get(task_queue_id, ()):
             event.set()
 
+    def waiting_count(self, task_queue_id: str) -> int:
+        """How many claimWork calls wait on the task queue now."""
+        return len(self._waiters.get(task_queue_id, ()))
+
     @contextmanager
     def waiting(self, task_queue_id: str) -> Iterator[asyncio.Event]:
         """An event set when work may be pending in the task queue, while the block runs."""

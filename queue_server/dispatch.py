@@ -19,7 +19,7 @@ from aiohttp import web
 
 from clients.protocol.endpoints import ENDPOINTS, PARAM_PATTERNS, SLASHED_PARAMS, Endpoint
 from clients.protocol.errors import ApiError, ErrorBody, ErrorCode, RequestInfo
-from clients.protocol.scopes import describe, render, unsatisfied
+from clients.protocol.scopes import ScopeSet, describe, render, unsatisfied
 from clients.protocol.times import format_ms
 
 from .auth import Authenticator, Caller
@@ -34,6 +34,7 @@ Handler = Callable[["Call"], Awaitable[Result]]
 H = TypeVar("H", bound=Handler)
 
 HANDLERS: dict[str, Handler] = {}
+ANONYMOUS = Caller("", ScopeSet([]))
 
 
 def handles(name: str) -> Callable[[H], H]:
@@ -165,10 +166,11 @@ def _bound(
                     raise ApiError(
                         ErrorCode.input_validation_error, f"the body is invalid: {error}"
                     ) from None
-            caller = await request.app[AUTHENTICATOR].authenticate(request, raw)
-            call = Call(request, endpoint, params, body, caller)
-            if endpoint.scopes is None:
-                call.authorize()
+            if endpoint.scopes is None:  # health endpoints: no authentication at all
+                call = Call(request, endpoint, params, body, ANONYMOUS, authorized=True)
+            else:
+                caller = await request.app[AUTHENTICATOR].authenticate(request, raw)
+                call = Call(request, endpoint, params, body, caller)
             result = await handler(call)
             if not call.authorized:
                 log.error("handler of %s returned without checking scopes", endpoint.name)

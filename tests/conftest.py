@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,6 +26,22 @@ class RunningQueue:
     loop: asyncio.AbstractEventLoop
     runner: web.AppRunner
     messages: list[Message]
+    arrived: threading.Condition
+
+    def wait_for_message(
+        self, predicate: Callable[[Message], bool], timeout: float = 15
+    ) -> Message:
+        """The first published message matching `predicate`, waiting for it if need be."""
+        with self.arrived:
+            found: list[Message] = []
+
+            def seen() -> bool:
+                found[:] = [m for m in self.messages if predicate(m)]
+                return bool(found)
+
+            if not self.arrived.wait_for(seen, timeout):
+                raise AssertionError("no such message was published in time")
+            return found[0]
 
     @property
     def root_credentials(self) -> dict[str, str]:
@@ -69,8 +85,19 @@ def start_queue(settings: Settings) -> tuple[RunningQueue, threading.Thread]:
     runner = ready["runner"]
     assert isinstance(runner, web.AppRunner)
     messages: list[Message] = []
-    queue = RunningQueue(str(ready["root_url"]), settings, loop, runner, messages)
-    loop.call_soon_threadsafe(runner.app[BUS].subscribe, messages.append)
+    arrived = threading.Condition()
+
+    def collect(message: Message) -> None:
+        with arrived:
+            messages.append(message)
+            arrived.notify_all()
+
+    queue = RunningQueue(str(ready["root_url"]), settings, loop, runner, messages, arrived)
+
+    async def subscribe() -> None:
+        runner.app[BUS].subscribe(collect)
+
+    queue.call(subscribe())
     return queue, thread
 
 
@@ -93,8 +120,14 @@ def queue_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[RunningQueue]:
-    running, thread = start_queue(queue_settings(tmp_path))
+def queue_overrides() -> dict[str, object]:
+    """Settings a test module wants changed; override this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def queue(tmp_path: Path, queue_overrides: dict[str, object]) -> Iterator[RunningQueue]:
+    running, thread = start_queue(queue_settings(tmp_path, **queue_overrides))
     try:
         yield running
     finally:

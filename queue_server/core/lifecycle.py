@@ -142,9 +142,9 @@ def schedule(
     record: TaskRecord, now_ms: int, reason: ReasonCreated = ReasonCreated.scheduled
 ) -> list[Message]:
     """Add a pending run; a no-op for a task that already has runs (scheduleTask is idempotent)."""
+    _check_deadline(record, now_ms, "schedule")
     if record.runs:
         return []
-    _check_deadline(record, now_ms, "schedule")
     run = _new_run(record, reason, now_ms)
     return [message(record, Exchange.task_pending, run)]
 
@@ -226,9 +226,9 @@ def add_exception_run(record: TaskRecord, reason: ReasonResolved, now_ms: int) -
 
 
 def cancel(record: TaskRecord, now_ms: int) -> list[Message]:
+    _check_deadline(record, now_ms, "cancel")
     if not record.active:
         return []
-    _check_deadline(record, now_ms, "cancel")
     return add_exception_run(record, ReasonResolved.canceled, now_ms)
 
 

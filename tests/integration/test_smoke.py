@@ -1,27 +1,8 @@
-import datetime as dt
-
 import slugid
 import taskcluster
 
 from tests.conftest import RunningQueue
-
-
-def task_definition(queue_id: str = "prov/wt", **overrides: object) -> dict[str, object]:
-    now = dt.datetime.now(dt.UTC)
-    definition: dict[str, object] = {
-        "taskQueueId": queue_id,
-        "created": taskcluster.stringDate(now),
-        "deadline": taskcluster.stringDate(now + dt.timedelta(hours=1)),
-        "payload": {},
-        "metadata": {
-            "name": "t",
-            "description": "d",
-            "owner": "o@example.com",
-            "source": "https://example.com",
-        },
-    }
-    definition.update(overrides)
-    return definition
+from tests.helpers import task_definition
 
 
 def test_lifecycle(queue: RunningQueue) -> None:
