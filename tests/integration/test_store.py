@@ -1,0 +1,179 @@
+"""The SQLite store against a real database file: its invariants and the cost of resolving
+dependencies, counted in SQL statements (not timed)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from clients.protocol.errors import ApiError
+from clients.protocol.ids import new_slugid
+from clients.protocol.states import ReasonResolved, RunState
+from clients.protocol.tasks import CreateTaskRequest, RunInfo, Task
+from queue_server.bus import Bus
+from queue_server.core.taskdef import normalize_task
+from queue_server.store.sqlite import SQLiteStore
+
+NOW = 1_700_000_000_000
+HOUR = 3_600_000
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(tmp_path / "q.sqlite3", Bus())
+    yield opened
+    await opened.close()
+
+
+def definition(
+    task_id: str,
+    dependencies: list[str] = (),
+    requires: str = "all-completed",
+    group: str | None = None,
+) -> tuple[Task, int, int]:  # type: ignore[assignment]
+    body: dict[str, Any] = {
+        "taskQueueId": "p/w",
+        "created": "2023-11-14T22:13:20.000Z",
+        "deadline": "2023-11-14T23:13:20.000Z",
+        "dependencies": list(dependencies),
+        "requires": requires,
+        "payload": {},
+        "metadata": {"name": "n", "description": "d", "owner": "o", "source": "https://x"},
+    }
+    if group:
+        body["taskGroupId"] = group
+    request = msgspec.json.decode(msgspec.json.encode(body), type=CreateTaskRequest)
+    task, times = normalize_task(task_id, request, now_ms=NOW, max_deadline_ms=5 * 24 * HOUR)
+    return task, times.deadline, times.expires
+
+
+async def create(store: SQLiteStore, task_id: str, **kwargs: Any) -> None:
+    task, deadline, expires = definition(task_id, **kwargs)
+    await store.create_task(task_id, task, deadline, expires, NOW)
+
+
+def check_invariants(conn: sqlite3.Connection) -> None:
+    runs = msgspec.json.Decoder(list[RunInfo])
+    pending_rows = {r[0]: r[1] for r in conn.execute("SELECT task_id, run_id FROM pending")}
+    claim_rows = {r[0]: r[1] for r in conn.execute("SELECT task_id, run_id FROM claims")}
+    for task_id, raw, state, unresolved in conn.execute(
+        "SELECT task_id, runs, state, unresolved_deps FROM tasks"
+    ):
+        last = runs.decode(raw)[-1] if runs.decode(raw) else None
+        is_pending = last is not None and last.state is RunState.pending
+        is_running = last is not None and last.state is RunState.running
+        assert (task_id in pending_rows) == is_pending, task_id
+        assert (task_id in claim_rows) == is_running, task_id
+        if is_pending:
+            assert pending_rows[task_id] == last.run_id  # type: ignore[union-attr]
+        assert state == (last.state.value if last else "unscheduled")
+        (open_edges,) = conn.execute(
+            "SELECT count(*) FROM dependencies WHERE dependent_task_id = ? AND satisfied = 0",
+            (task_id,),
+        ).fetchone()
+        assert unresolved == open_edges, task_id
+    for group_id, active in conn.execute("SELECT task_group_id, active FROM task_groups"):
+        (counted,) = conn.execute(
+            "SELECT count(*) FROM tasks WHERE task_group_id = ? AND state IN ('unscheduled','pending','running')",
+            (group_id,),
+        ).fetchone()
+        assert active == counted, group_id
+
+
+async def test_invariants_hold_through_random_operations(store: SQLiteStore) -> None:
+    rng = random.Random(7)
+    group = new_slugid()
+    ids: list[str] = []
+    for step in range(400):
+        choice = rng.random()
+        try:
+            if choice < 0.35 or not ids:
+                task_id = new_slugid()
+                deps = rng.sample(ids, k=min(len(ids), rng.randint(0, 3)))
+                await create(
+                    store,
+                    task_id,
+                    dependencies=deps,
+                    requires=rng.choice(["all-completed", "all-resolved"]),
+                    group=group,
+                )
+                ids.append(task_id)
+            elif choice < 0.55:
+                await store.claim_work("p/w", "g", "w", rng.randint(1, 4), NOW, NOW + HOUR)
+            elif choice < 0.8:
+                claimed = await store._read(
+                    lambda c: c.execute("SELECT task_id, run_id FROM claims").fetchall()
+                )
+                if claimed:
+                    task_id, run_id = rng.choice(claimed)
+                    state, reason = rng.choice(
+                        [
+                            (RunState.completed, ReasonResolved.completed),
+                            (RunState.failed, ReasonResolved.failed),
+                            (RunState.exception, ReasonResolved.worker_shutdown),
+                            (RunState.exception, ReasonResolved.malformed_payload),
+                        ]
+                    )
+                    await store.resolve_run(task_id, run_id, state, reason, NOW)
+            elif choice < 0.88:
+                await store.cancel_task(rng.choice(ids), NOW)
+            elif choice < 0.95:
+                await store.rerun_task(rng.choice(ids), NOW)
+            else:
+                await store.resolve_due(NOW + 2 * HOUR if step % 50 == 0 else NOW, 100)
+        except ApiError as error:
+            assert error.status == 409
+        await store._read(check_invariants)
+
+
+async def count_statements(store: SQLiteStore, work: Any) -> int:
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    await work()
+    await store._db.set_trace_callback(None)
+    return len(statements)
+
+
+async def resolve(store: SQLiteStore, task_id: str) -> None:
+    claims = await store.claim_work("p/w", "g", "w", 1, NOW, NOW + HOUR)
+    assert [c.status.task_id for c in claims] == [task_id]
+    await store.resolve_run(task_id, 0, RunState.completed, ReasonResolved.completed, NOW)
+
+
+@pytest.mark.parametrize("fan_out", [100, 1000])
+async def test_resolving_a_task_costs_statements_in_proportion_to_its_dependents(
+    store: SQLiteStore, fan_out: int
+) -> None:
+    root = new_slugid()
+    await create(store, root)
+    dependents = [new_slugid() for _ in range(fan_out)]
+    for task_id in dependents:
+        await create(store, task_id, dependencies=[root])
+    statements = await count_statements(store, lambda: resolve(store, root))
+    per_edge = statements / fan_out
+    assert 3 <= per_edge <= 12, per_edge
+    counts = await store.counts(["p/w"])
+    assert counts[0].pending_tasks == fan_out
+
+
+async def test_the_last_of_many_dependencies_costs_the_same_as_the_first(
+    store: SQLiteStore,
+) -> None:
+    required = [new_slugid() for _ in range(1000)]
+    for task_id in required:
+        await create(store, task_id)
+    dependent = new_slugid()
+    await create(store, dependent, dependencies=required)
+    first = await count_statements(store, lambda: resolve(store, required[0]))
+    for task_id in required[1:-1]:
+        await resolve(store, task_id)
+    assert (await store.get_record(dependent)).status.state == "unscheduled"  # type: ignore[union-attr]
+    last = await count_statements(store, lambda: resolve(store, required[-1]))
+    assert (await store.get_record(dependent)).status.state == "pending"  # type: ignore[union-attr]
+    assert last <= first + 10, (first, last)
