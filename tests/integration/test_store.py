@@ -128,7 +128,8 @@ async def test_invariants_hold_through_random_operations(store: SQLiteStore) -> 
             else:
                 await store.resolve_due(NOW + 2 * HOUR if step % 50 == 0 else NOW, 100)
         except ApiError as error:
-            assert error.status == 409
+            if error.status != 409:  # only conflicts are expected from random moves
+                raise
         await store._read(check_invariants)
 
 

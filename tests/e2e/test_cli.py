@@ -1,0 +1,73 @@
+"""The `infrax` command end to end: the queue as a subprocess, clients managed by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import slugid
+import taskcluster
+from taskcluster.exceptions import TaskclusterAuthFailure
+
+from tests.helpers import task_definition
+
+INFRAX = [sys.executable, "-m", "clients.cli.main"]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFRAX_", "TASKCLUSTER_"))}
+    process = subprocess.Popen(
+        [*INFRAX, "queue", "--data-dir", str(data_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("rootUrl: http://127.0.0.1:"), first
+        yield first.split(" ", 1)[1].strip(), data_dir
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+
+
+def infrax(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKCLUSTER_")}
+    return subprocess.run([*INFRAX, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_queue_prints_its_root_url_and_the_cli_manages_clients(served: tuple[str, Path]) -> None:
+    root_url, data_dir = served
+    base = ["auth", "--root-url", root_url, "--data-dir", str(data_dir), "--json"]
+    made = infrax(
+        *base,
+        "create-client",
+        "ci/builder",
+        "--scope",
+        "queue:create-task:*",
+        "--scope",
+        "queue:scheduler-id:-",
+    )
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["scopes"] == ["queue:create-task:*", "queue:scheduler-id:-"]
+    creds = {"clientId": created["clientId"], "accessToken": created["accessToken"]}
+    q = taskcluster.Queue({"rootUrl": root_url, "credentials": creds, "maxRetries": 0})
+    assert q.createTask(slugid.nice(), task_definition())["status"]["state"] == "pending"
+    listed = json.loads(infrax(*base, "list", "--prefix", "ci/").stdout)
+    assert [c["clientId"] for c in listed] == ["ci/builder"]
+    assert infrax(*base, "delete", "ci/builder").returncode == 0
+    with pytest.raises(TaskclusterAuthFailure):
+        q.status(slugid.nice())
+    refused = infrax("auth", "--root-url", root_url, "list")
+    assert refused.returncode == 1
+    assert "InsufficientScopes" in refused.stderr
