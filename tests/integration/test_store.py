@@ -178,3 +178,21 @@ async def test_the_last_of_many_dependencies_costs_the_same_as_the_first(
     last = await count_statements(store, lambda: resolve(store, required[-1]))
     assert (await store.get_record(dependent)).status.state == "pending"  # type: ignore[union-attr]
     assert last <= first + 10, (first, last)
+
+
+async def test_expired_tasks_and_their_rows_are_swept(store: SQLiteStore) -> None:
+    required, dependent = new_slugid(), new_slugid()
+    await create(store, required)
+    await create(store, dependent, dependencies=[required])
+    await store.claim_work("p/w", "g", "w", 1, NOW, NOW + HOUR)
+    _, _, expires = definition(required)
+    assert await store.expire(expires - 1, 100) == 0
+    assert await store.expire(expires + 1, 100) == 2
+    assert await store.get_record(required) is None
+    leftovers = await store._read(
+        lambda c: [
+            c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("pending", "claims", "dependencies", "tasks")
+        ]
+    )
+    assert leftovers == [0, 0, 0, 0]
