@@ -44,8 +44,9 @@ async def errors(
         incident = str(uuid.uuid4())
         log.exception("internal error", extra={"event": "internal_error", "incident_id": incident})
         error = ApiError(ErrorCode.internal_server_error, f"internal error; incidentId: {incident}")
-    name = request.match_info.route.name or "" if request.match_info else ""
-    return error_response(request, error, {}, name)
+    route = request.match_info.route
+    name = (route.name or "") if route is not None else ""
+    return error_response(request, error, dict(request.match_info), name)
 
 
 def create_app(settings: Settings) -> web.Application:

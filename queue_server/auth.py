@@ -50,6 +50,10 @@ class Authenticator:
         self._anonymous = Caller("", ScopeSet(self._expand(["assume:anonymous"])))
         self._cache: dict[str, tuple[float, _Issuer | None]] = {}
 
+    def expand(self, scopes: list[str]) -> list[str]:
+        """The scopes with every role they assume expanded (without the anonymous role)."""
+        return expand(scopes, self._roles)
+
     def _expand(self, scopes: list[str]) -> list[str]:
         return expand([*scopes, "assume:anonymous"], self._roles)
 

@@ -8,12 +8,15 @@ scheduler each keep their own bounded buffer behind their callback.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from clients.protocol.events import Exchange, Message, TaskMessage
 
 __all__ = ["Bus"]
+
+log = logging.getLogger("infrax.queue.bus")
 
 Subscriber = Callable[[Message], None]
 
@@ -33,7 +36,12 @@ class Bus:
             if message.exchange is Exchange.task_pending and isinstance(message.body, TaskMessage):
                 self.wake(message.body.status.task_queue_id)
             for subscriber in list(self._subscribers):
-                subscriber(message)
+                try:
+                    subscriber(message)
+                except Exception:
+                    # One broken consumer must not keep the others from the message, nor
+                    # turn an already committed change into an error for its caller.
+                    log.exception("subscriber failed", extra={"event": "subscriber_failed"})
 
     def wake(self, task_queue_id: str) -> None:
         """Wake every claimWork waiting on the task queue: a run became pending there."""

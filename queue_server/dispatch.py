@@ -111,7 +111,7 @@ def _check_params(endpoint: Endpoint, match_info: dict[str, str]) -> dict[str, s
     params = {}
     for name in endpoint.params:
         value = match_info[name]
-        if not re.match(PARAM_PATTERNS[name], value):
+        if not re.fullmatch(PARAM_PATTERNS[name], value):
             raise ApiError(
                 ErrorCode.invalid_request_arguments,
                 f"URL parameter `{name}` given as {value!r} must match {PARAM_PATTERNS[name]}",
@@ -123,7 +123,7 @@ def _check_params(endpoint: Endpoint, match_info: dict[str, str]) -> dict[str, s
 def error_response(
     request: web.Request, error: ApiError, params: dict[str, str], name: str, payload: Any = None
 ) -> web.Response:
-    detail = "".join(f"\n{key}: {value}" for key, value in error.details.items() if key != "path")
+    detail = "".join(f"\n\n{key}: {value}" for key, value in error.details.items())
     footer = f"\n\n---\n\n* method:     {name}\n* errorCode:  {error.code}\n* statusCode: {error.status}\n* time:       {format_ms(int(time.time() * 1000))}"
     body = ErrorBody(
         code=error.code.value,
@@ -141,6 +141,24 @@ def error_response(
     )
 
 
+def _decode_body(endpoint: Endpoint, raw: bytes) -> tuple[Any, Any]:
+    """The body as plain JSON (for error reports) and as the endpoint's request type."""
+    if endpoint.input is None:
+        return None, None
+    if not raw:
+        raise ApiError(ErrorCode.malformed_payload, "this endpoint needs a JSON body")
+    try:
+        payload = msgspec.json.decode(raw)
+    except msgspec.DecodeError as error:
+        raise ApiError(
+            ErrorCode.malformed_payload, f"the body is not valid JSON: {error}"
+        ) from None
+    try:
+        return payload, _decoder(endpoint.input).decode(raw)
+    except msgspec.ValidationError as error:
+        raise ApiError(ErrorCode.input_validation_error, f"the body is invalid: {error}") from None
+
+
 def _bound(
     endpoint: Endpoint, handler: Handler
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -150,27 +168,11 @@ def _bound(
         try:
             params = _check_params(endpoint, dict(request.match_info))
             raw = await request.read()
-            body = None
-            if endpoint.input is not None:
-                if not raw:
-                    raise ApiError(ErrorCode.malformed_payload, "this endpoint needs a JSON body")
-                try:
-                    payload = msgspec.json.decode(raw)
-                except msgspec.DecodeError as error:
-                    raise ApiError(
-                        ErrorCode.malformed_payload, f"the body is not valid JSON: {error}"
-                    ) from None
-                try:
-                    body = _decoder(endpoint.input).decode(raw)
-                except msgspec.ValidationError as error:
-                    raise ApiError(
-                        ErrorCode.input_validation_error, f"the body is invalid: {error}"
-                    ) from None
-            if endpoint.scopes is None:  # health endpoints: no authentication at all
-                call = Call(request, endpoint, params, body, ANONYMOUS, authorized=True)
-            else:
+            caller = ANONYMOUS
+            if endpoint.scopes is not None:  # health endpoints: no authentication at all
                 caller = await request.app[AUTHENTICATOR].authenticate(request, raw)
-                call = Call(request, endpoint, params, body, caller)
+            payload, body = _decode_body(endpoint, raw)
+            call = Call(request, endpoint, params, body, caller, authorized=endpoint.scopes is None)
             result = await handler(call)
             if not call.authorized:
                 log.error("handler of %s returned without checking scopes", endpoint.name)

@@ -14,13 +14,11 @@ __all__ = [
     "ListClientsResponse",
 ]
 
-ClientId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!@/:.+|_-]+$", max_length=256)]
-
 
 class CreateClientRequest(Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
     expires: str
     description: Annotated[str, Meta(max_length=10240)] = ""
-    scopes: list[Annotated[str, Meta(pattern=r"^[\x20-\x7e]*$")]] = []
+    scopes: list[Annotated[str, Meta(pattern=r"^[\x20-\x7e]*\Z")]] = []
     delete_on_expiration: bool = False
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from . import clients_api as auth
 from . import queues as q
 from . import tasks as t
-from .ids import IDENTIFIER_PATTERN, PROVISIONER_ID_PATTERN, SLUGID_PATTERN, WORKER_TYPE_PATTERN
+from .ids import PROVISIONER_ID_PATTERN, SLUGID_PATTERN, WORKER_TYPE_PATTERN
 
 __all__ = ["ENDPOINTS", "PARAM_PATTERNS", "Endpoint", "by_name", "route_params"]
 
@@ -47,9 +47,9 @@ PARAM_PATTERNS: dict[str, str] = {
     "taskQueueId": PROVISIONER_ID_PATTERN[:-1] + "/" + WORKER_TYPE_PATTERN[1:],
     "provisionerId": PROVISIONER_ID_PATTERN,
     "workerType": WORKER_TYPE_PATTERN,
-    "workerGroup": IDENTIFIER_PATTERN,
-    "workerId": IDENTIFIER_PATTERN,
-    "clientId": r"^[A-Za-z0-9!@/:.+|_-]+$",
+    "workerGroup": r"^[a-zA-Z0-9-_]{1,38}$",
+    "workerId": r"^[a-zA-Z0-9-_]{1,38}$",
+    "clientId": r"^[A-Za-z0-9!@/:.+|_-]{1,256}$",
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
 SLASHED_PARAMS = frozenset({"taskQueueId", "clientId"})

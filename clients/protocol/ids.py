@@ -16,6 +16,7 @@ __all__ = [
     "TaskGroupId",
     "TaskId",
     "TaskQueueId",
+    "exact",
     "is_slugid",
     "join_task_queue_id",
     "new_slugid",
@@ -33,9 +34,14 @@ WORKER_TYPE_PATTERN = r"^[a-z]([-a-z0-9]{0,36}[a-z0-9])?$"
 IDENTIFIER_PATTERN = r"^([a-zA-Z0-9-_]*)$"
 PROJECT_ID_PATTERN = r"^([a-zA-Z0-9._/-]*)$"
 
-_SLUGID = re.compile(SLUGID_PATTERN)
-_PROVISIONER = re.compile(PROVISIONER_ID_PATTERN)
-_WORKER_TYPE = re.compile(WORKER_TYPE_PATTERN)
+_SLUGID = re.compile(SLUGID_PATTERN[:-1] + r"\Z")
+_PROVISIONER = re.compile(PROVISIONER_ID_PATTERN[:-1] + r"\Z")
+_WORKER_TYPE = re.compile(WORKER_TYPE_PATTERN[:-1] + r"\Z")
+
+
+def exact(pattern: str) -> str:
+    """The pattern with its final `$` made `\\Z`: `$` would also match before a trailing newline."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
 
 
 def is_slugid(value: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from .ids import IDENTIFIER_PATTERN, PROJECT_ID_PATTERN, SLUGID_PATTERN
+from .ids import IDENTIFIER_PATTERN, PROJECT_ID_PATTERN, SLUGID_PATTERN, exact
 from .states import Priority, ReasonCreated, ReasonResolved, RunState, TaskState
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "ListDependentTasksResponse",
     "ListTaskGroupResponse",
     "Metadata",
-    "ReportCompletedRequest",
     "ReportExceptionRequest",
     "ReportableReason",
     "RunInfo",
@@ -42,10 +41,10 @@ __all__ = [
     "TasksResponse",
 ]
 
-Slug = Annotated[str, Meta(pattern=SLUGID_PATTERN)]
-Identifier = Annotated[str, Meta(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=38)]
-ProjectId = Annotated[str, Meta(pattern=PROJECT_ID_PATTERN, min_length=1, max_length=500)]
-Printable = Annotated[str, Meta(pattern=r"^[\x20-\x7e]*$")]
+Slug = Annotated[str, Meta(pattern=exact(SLUGID_PATTERN))]
+Identifier = Annotated[str, Meta(pattern=exact(IDENTIFIER_PATTERN), min_length=1, max_length=38)]
+ProjectId = Annotated[str, Meta(pattern=exact(PROJECT_ID_PATTERN), min_length=1, max_length=500)]
+Printable = Annotated[str, Meta(pattern=r"^[\x20-\x7e]*\Z")]
 Requires = Literal["all-completed", "all-resolved"]
 
 
@@ -261,9 +260,3 @@ ReportableReason = Literal[
 
 class ReportExceptionRequest(_Request, kw_only=True):
     reason: ReportableReason
-
-
-class ReportCompletedRequest(Struct, kw_only=True):
-    """Legacy body of reportCompleted: `{success: false}` means failed."""
-
-    success: bool = True

@@ -196,6 +196,8 @@ def _retry(record: TaskRecord, reason: ReasonResolved, now_ms: int) -> list[Mess
     created = RETRY_REASONS.get(reason)
     if created is None or record.retries_left <= 0 or len(record.runs) >= MAX_RUNS:
         return []
+    if _past_deadline(record, now_ms):
+        return []  # the deadline resolver resolves the task; a retry could never run
     record.retries_left -= 1
     run = _new_run(record, created, now_ms)
     return [message(record, Exchange.task_pending, run)]
@@ -208,6 +210,8 @@ def resolve(
     run = record.runs[run_id] if 0 <= run_id < len(record.runs) else None
     if run is not None and run.state is state and run.reason_resolved == reason:
         return [message(record, _RESOLVED_EXCHANGE[state], run)]
+    if reason is not ReasonResolved.claim_expired:
+        _check_deadline(record, now_ms, "resolve a run of")
     run = _running_run(record, run_id)
     _resolve_run(run, state, reason, now_ms)
     messages = [message(record, _RESOLVED_EXCHANGE[state], run)]
@@ -252,6 +256,8 @@ def rerun(record: TaskRecord, now_ms: int) -> list[Message]:
 def change_priority(record: TaskRecord, new_priority: Priority, now_ms: int) -> Priority:
     """Set the priority; returns the old one. Resolved or past-deadline tasks answer 409."""
     _check_deadline(record, now_ms, "change the priority of")
+    if not record.active:
+        raise conflict(f"task {record.task_id} is resolved; its priority cannot change")
     old = record.task.priority
     record.task.priority = new_priority
     return old

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from clients.protocol.errors import ApiError, ErrorCode
 
@@ -22,6 +23,20 @@ class Page:
     def __init__(self, after: list[object] | None, limit: int) -> None:
         self.after = after
         self.limit = limit
+
+    def key(self, start: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The sort key to continue after, shaped like `start` (where a listing begins).
+
+        A token whose values are not of the same types as `start` is a 400, not a 500.
+        """
+        if self.after is None:
+            return start
+        values = tuple(self.after)
+        if len(values) != len(start) or any(
+            type(value) is not type(first) for value, first in zip(values, start, strict=True)
+        ):
+            raise ApiError(ErrorCode.invalid_request_arguments, "`continuationToken` is not valid")
+        return values
 
 
 def encode_token(key: list[object]) -> str:

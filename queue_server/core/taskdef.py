@@ -76,7 +76,7 @@ def normalize_task(
         )
     if deadline < created:
         raise input_error("`deadline` must not be before `created`", path="$.deadline")
-    if deadline < now_ms:
+    if deadline <= now_ms:
         raise input_error("`deadline` is in the past", path="$.deadline")
     if deadline > now_ms + max_deadline_ms + SKEW_MS:
         days = max_deadline_ms // 86_400_000

@@ -18,7 +18,7 @@ __all__: list[str] = []
 RESERVED_PREFIXES = ("static/", "task-client/")
 
 
-def _client(row: ClientRow) -> a.Client:
+def _client(call: Call, row: ClientRow) -> a.Client:
     return a.Client(
         client_id=row.client_id,
         description=row.description,
@@ -37,7 +37,8 @@ def _client(row: ClientRow) -> a.Client:
 def _with_token(call: Call, row: ClientRow) -> a.ClientWithToken:
     token = derive_token(call.app[SECRETS].secret_key, row.client_id, row.salt)
     return a.ClientWithToken(
-        **{f: getattr(_client(row), f) for f in a.Client.__struct_fields__}, access_token=token
+        **{f: getattr(_client(call, row), f) for f in a.Client.__struct_fields__},
+        access_token=token,
     )
 
 
@@ -82,7 +83,7 @@ async def create_client(call: Call) -> a.ClientWithToken:
 @handles("client")
 async def client(call: Call) -> a.Client:
     call.authorize()
-    return _client(await _row(call))
+    return _client(call, await _row(call))
 
 
 @handles("listClients")
@@ -91,7 +92,7 @@ async def list_clients(call: Call) -> a.ListClientsResponse:
     rows, token = await call.app[STORE].list_clients(
         call.request.query.get("prefix", ""), page_from_query(call.request.query)
     )
-    reply = a.ListClientsResponse(clients=[_client(row) for row in rows])
+    reply = a.ListClientsResponse(clients=[_client(call, row) for row in rows])
     if token is not None:
         reply.continuation_token = token
     return reply

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clients.protocol import tasks as t
-from clients.protocol.errors import input_error, not_found
+from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
 
 from ..core.pages import encode_token, page_from_query
 from ..core.taskdef import creator_priorities, normalize_task
@@ -65,7 +65,9 @@ async def status(call: Call) -> t.TaskStatusResponse:
 def _window(call: Call, ids: list[str]) -> tuple[list[str], str | None]:
     """taskIds of this page and the token for the next, for `tasks` and `statuses`."""
     page = page_from_query(call.request.query)
-    start = int(str(page.after[0])) if page.after else 0
+    (start,) = page.key((0,))
+    if start < 0:
+        raise ApiError(ErrorCode.invalid_request_arguments, "`continuationToken` is not valid")
     end = start + page.limit
     return ids[start:end], (None if end >= len(ids) else str(end))
 

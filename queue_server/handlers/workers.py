@@ -85,7 +85,7 @@ async def list_task_queues(call: Call) -> q.ListTaskQueuesResponse:
 
 
 async def _task_queue(call: Call, task_queue_id: str) -> q.TaskQueue:
-    queue = await call.app[STORE].get_task_queue(task_queue_id)
+    queue = await call.app[STORE].get_task_queue(task_queue_id, call.now_ms())
     if queue is None:
         raise not_found(f"task queue {task_queue_id} not found")
     return queue

@@ -94,7 +94,7 @@ def delete_client(conn: sqlite3.Connection, client_id: str) -> None:
 def list_clients(
     conn: sqlite3.Connection, prefix: str, page: Page
 ) -> tuple[list[ClientRow], str | None]:
-    after = str(page.after[0]) if page.after else ""
+    (after,) = page.key(("",))
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM clients WHERE client_id > ? AND client_id >= ? AND client_id < ?"
         " ORDER BY client_id LIMIT ?",

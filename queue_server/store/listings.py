@@ -55,7 +55,7 @@ def records(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskAndStatus
 def list_task_group(
     conn: sqlite3.Connection, task_group_id: str, page: Page
 ) -> tuple[list[TaskAndStatus], str | None]:
-    after = str(page.after[0]) if page.after else ""
+    (after,) = page.key(("",))
     rows = conn.execute(
         f"SELECT task_id, {RECORD_COLUMNS} FROM tasks WHERE task_group_id = ? AND task_id > ?"
         " ORDER BY task_id LIMIT ?",
@@ -68,7 +68,7 @@ def list_task_group(
 def list_dependents(
     conn: sqlite3.Connection, task_id: str, page: Page
 ) -> tuple[list[TaskAndStatus], str | None]:
-    after = str(page.after[0]) if page.after else ""
+    (after,) = page.key(("",))
     rows = conn.execute(
         f"SELECT d.dependent_task_id, {', '.join('t.' + c.strip() for c in RECORD_COLUMNS.split(','))}"
         " FROM dependencies d JOIN tasks t ON t.task_id = d.dependent_task_id"
@@ -105,7 +105,7 @@ def counts(conn: sqlite3.Connection, task_queue_id: str) -> q.TaskQueueCounts:
 def list_pending(
     conn: sqlite3.Connection, task_queue_id: str, page: Page
 ) -> tuple[list[q.PendingTaskItem], str | None]:
-    priority, seq = (page.after[0], page.after[1]) if page.after else (99, -1)
+    priority, seq = page.key((99, -1))
     rows = conn.execute(
         "SELECT p.priority, p.seq, p.task_id, p.run_id, p.inserted, t.definition"
         " FROM pending p JOIN tasks t ON t.task_id = p.task_id WHERE p.task_queue_id = ?"
@@ -126,7 +126,7 @@ def list_pending(
 def list_claimed(
     conn: sqlite3.Connection, task_queue_id: str, page: Page
 ) -> tuple[list[q.ClaimedTaskItem], str | None]:
-    claimed, task_id = (page.after[0], page.after[1]) if page.after else (-1, "")
+    claimed, task_id = page.key((-1, ""))
     rows = conn.execute(
         "SELECT c.claimed, c.task_id, c.run_id, c.worker_group, c.worker_id, t.definition"
         " FROM claims c JOIN tasks t ON t.task_id = c.task_id WHERE c.task_queue_id = ?"
@@ -153,7 +153,7 @@ def list_task_queues(
     conn: sqlite3.Connection, prefix: str, page: Page, now_ms: int
 ) -> tuple[Rows, str | None]:
     """Rows of (task_queue_id, expires, last_date_active, description, stability)."""
-    after = str(page.after[0]) if page.after else ""
+    (after,) = page.key(("",))
     rows = conn.execute(
         "SELECT task_queue_id, expires, last_date_active, description, stability FROM task_queues"
         " WHERE task_queue_id > ? AND task_queue_id >= ? AND task_queue_id < ? AND expires > ?"
@@ -163,11 +163,11 @@ def list_task_queues(
     return page_rows(rows, page)
 
 
-def task_queue(conn: sqlite3.Connection, task_queue_id: str) -> q.TaskQueue | None:
+def task_queue(conn: sqlite3.Connection, task_queue_id: str, now_ms: int) -> q.TaskQueue | None:
     row = conn.execute(
         "SELECT task_queue_id, expires, last_date_active, description, stability FROM task_queues"
-        " WHERE task_queue_id = ?",
-        (task_queue_id,),
+        " WHERE task_queue_id = ? AND expires > ?",
+        (task_queue_id, now_ms),
     ).fetchone()
     return None if row is None else task_queue_of_row(row)
 
@@ -191,7 +191,7 @@ _WORKER_COLUMNS = (
 def list_workers(
     conn: sqlite3.Connection, task_queue_id: str, quarantined: bool | None, page: Page, now_ms: int
 ) -> tuple[list[q.WorkerListItem], str | None]:
-    group, worker = (page.after[0], page.after[1]) if page.after else ("", "")
+    group, worker = page.key(("", ""))
     condition = ""
     if quarantined is True:
         condition = " AND quarantine_until > :now"
@@ -234,8 +234,8 @@ def get_worker(
 ) -> q.WorkerResponse | None:
     row = conn.execute(
         f"SELECT {_WORKER_COLUMNS} FROM workers WHERE task_queue_id = ? AND worker_group = ?"
-        " AND worker_id = ?",
-        (task_queue_id, worker_group, worker_id),
+        " AND worker_id = ? AND expires > ?",
+        (task_queue_id, worker_group, worker_id, now_ms),
     ).fetchone()
     if row is None:
         return None
@@ -261,7 +261,7 @@ def get_worker(
 
 def list_provisioners(conn: sqlite3.Connection, page: Page, now_ms: int) -> tuple[Rows, str | None]:
     """Rows of (provisioner_id, expires, last_date_active), derived from the task queues."""
-    after = str(page.after[0]) if page.after else ""
+    (after,) = page.key(("",))
     rows = conn.execute(
         "SELECT substr(task_queue_id, 1, instr(task_queue_id, '/') - 1) AS provisioner,"
         " max(expires), max(last_date_active) FROM task_queues WHERE expires > ?"

@@ -63,24 +63,36 @@ def claim_work(
     now_ms: int,
     taken_until_ms: int,
 ) -> tuple[list[Claimed], list[Message]]:
-    """Claim up to `count` pending runs, highest priority first, then oldest."""
-    rows = conn.execute(
-        "SELECT task_id, seq FROM pending WHERE task_queue_id = ?"
-        " ORDER BY priority DESC, seq LIMIT ?",
-        (task_queue_id, count),
-    ).fetchall()
+    """Claim up to `count` pending runs, highest priority first, then oldest.
+
+    A pending run past its deadline met on the way is resolved here and then, so it can
+    neither be claimed nor keep the runs behind it waiting for the deadline resolver.
+    """
     claimed: list[Claimed] = []
     messages: list[Message] = []
-    for task_id, seq in rows:
-        record = load_record(conn, task_id)
-        if record is None or now_ms >= record.deadline_ms:
-            continue  # the deadline resolver takes it
-        before = record.state
-        messages += lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
-        save_record(conn, record, before, now_ms, messages)
-        claimed.append(
-            Claimed(record.task, record.status(), len(record.runs) - 1, taken_until_ms, seq)
-        )
+    while len(claimed) < count:
+        rows = conn.execute(
+            "SELECT task_id, seq FROM pending WHERE task_queue_id = ?"
+            " ORDER BY priority DESC, seq LIMIT ?",
+            (task_queue_id, count - len(claimed)),
+        ).fetchall()
+        if not rows:
+            break
+        for task_id, seq in rows:
+            record = load_record(conn, task_id)
+            if record is None:
+                conn.execute("DELETE FROM pending WHERE task_id = ?", (task_id,))
+                continue
+            before = record.state
+            if now_ms >= record.deadline_ms:
+                messages += lifecycle.deadline_exceeded(record, now_ms)
+                save_record(conn, record, before, now_ms, messages)
+                continue
+            messages += lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
+            save_record(conn, record, before, now_ms, messages)
+            claimed.append(
+                Claimed(record.task, record.status(), len(record.runs) - 1, taken_until_ms, seq)
+            )
     if claimed:
         _remember_tasks(conn, task_queue_id, worker_group, worker_id, claimed)
     return claimed, messages
@@ -184,7 +196,9 @@ def declare_worker(
 def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
     """Delete tasks, groups, queues and workers past their expiry; how many tasks went."""
     rows = conn.execute(
-        "SELECT task_id FROM tasks WHERE expires <= ? ORDER BY expires LIMIT ?", (now_ms, limit)
+        "SELECT task_id FROM tasks WHERE expires <= ? AND state IN ('completed', 'failed', 'exception')"
+        " ORDER BY expires LIMIT ?",
+        (now_ms, limit),
     ).fetchall()
     ids = [(task_id,) for (task_id,) in rows]
     conn.executemany("DELETE FROM pending WHERE task_id = ?", ids)
@@ -195,4 +209,5 @@ def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
     conn.execute("DELETE FROM task_groups WHERE expires <= ?", (now_ms,))
     conn.execute("DELETE FROM task_queues WHERE expires <= ?", (now_ms,))
     conn.execute("DELETE FROM workers WHERE expires <= ?", (now_ms,))
+    conn.execute("DELETE FROM clients WHERE expires <= ? AND delete_on_expiration = 1", (now_ms,))
     return len(ids)

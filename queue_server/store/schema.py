@@ -3,8 +3,8 @@
 Invariants, kept by every transaction of the store:
 - every pending run has exactly one row in `pending`, and every row there is a pending run;
 - every running run has exactly one row in `claims`, and every row there is a running run;
-- `tasks.unresolved_deps` counts the rows of `dependencies` for that task with satisfied = 0,
-  plus one for a task that depends on itself;
+- `tasks.unresolved_deps` counts the rows of `dependencies` for that task with satisfied = 0
+  (a task that depends on itself has such a row until scheduleTask);
 - `task_groups.active` counts the tasks of the group that are unscheduled, pending or running.
 """
 

@@ -262,8 +262,8 @@ class SQLiteStore:
         rows, token = await self._read(listings.list_task_queues, prefix, page, now_ms)
         return [listings.task_queue_of_row(row) for row in rows], token
 
-    async def get_task_queue(self, task_queue_id: str) -> q.TaskQueue | None:
-        return await self._read(listings.task_queue, task_queue_id)
+    async def get_task_queue(self, task_queue_id: str, now_ms: int) -> q.TaskQueue | None:
+        return await self._read(listings.task_queue, task_queue_id, now_ms)
 
     async def list_provisioners(
         self, page: Page, now_ms: int

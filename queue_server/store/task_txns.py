@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from clients.protocol.errors import conflict, input_error, not_found
 from clients.protocol.events import (
@@ -19,11 +19,9 @@ from clients.protocol.tasks import Task, TaskStatus
 from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
 from .records import (
-    RECORD_COLUMNS,
     group_message,
     insert_record,
     load_record,
-    record_of_row,
     save_record,
 )
 
@@ -208,13 +206,18 @@ def seal_task_group(
     return row, [group_message(Exchange.task_group_sealed, task_group_id, row)]
 
 
-def _active_records(conn: sqlite3.Connection, task_group_id: str) -> list[TaskRecord]:
-    rows = conn.execute(
-        f"SELECT {RECORD_COLUMNS} FROM tasks WHERE task_group_id = ?"
+def _active_records(conn: sqlite3.Connection, task_group_id: str) -> Iterator[TaskRecord]:
+    """The group's unresolved tasks, each loaded just before it is used: changing one may
+    schedule another (an all-resolved dependent), so no record is read ahead of time."""
+    ids = conn.execute(
+        "SELECT task_id FROM tasks WHERE task_group_id = ?"
         " AND state IN ('unscheduled', 'pending', 'running') ORDER BY task_id",
         (task_group_id,),
     ).fetchall()
-    return [record_of_row(row) for row in rows]
+    for (task_id,) in ids:
+        record = load_record(conn, task_id)
+        if record is not None and record.active:
+            yield record
 
 
 def cancel_task_group(

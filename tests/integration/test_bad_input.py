@@ -141,3 +141,19 @@ def test_no_input_makes_any_endpoint_answer_500(queue: RunningQueue, endpoint: E
     for query in ("limit=abc", "continuationToken=%%%", "limit=5000", "quarantined=maybe"):
         response = send(queue, endpoint.method, path_of(endpoint, SAMPLE) + "?" + query)
         assert response.status_code < 500, (endpoint.name, query, response.text)
+
+
+def test_continuation_token_of_the_wrong_shape_is_400(queue: RunningQueue) -> None:
+    token = "WzFd"  # base64 of [1]: a JSON array, but not a pending-list key
+    response = send(
+        queue, "GET", f"/api/queue/v1/task-queues/p%2Fw/pending?continuationToken={token}"
+    )
+    assert_error_body(response, 400, "InvalidRequestArguments")
+
+
+def test_identifier_with_a_trailing_newline_is_400(queue: RunningQueue) -> None:
+    response = send(queue, "GET", "/api/queue/v1/task/fN1gGK8HRbWZBZJPOY2V4Q%0A/status")
+    assert_error_body(response, 400, "InvalidRequestArguments")
+    body = b'{"workerGroup":"g\\n","workerId":"w"}'
+    response = send(queue, "POST", "/api/queue/v1/claim-work/p%2Fw", body)
+    assert_error_body(response, 400, "InputValidationError")

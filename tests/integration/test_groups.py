@@ -114,3 +114,19 @@ def test_change_task_group_priority_changes_unresolved_tasks(q: taskcluster.Queu
     assert claimed["status"]["taskId"] not in changed["taskIds"]
     for task_id in changed["taskIds"]:
         assert q.status(task_id)["status"]["priority"] == "high"
+
+
+def test_cancel_task_group_leaves_no_half_written_dependent(q: taskcluster.Queue) -> None:
+    group = slugid.nice()
+    first, second = sorted(slugid.nice() for _ in range(2))
+    q.createTask(first, task_definition(taskGroupId=group))
+    q.createTask(
+        second, task_definition(taskGroupId=group, dependencies=[first], requires="all-resolved")
+    )
+    q.sealTaskGroup(group)
+    canceled = q.cancelTaskGroup(group)
+    assert sorted(canceled["taskIds"]) == [first, second]
+    runs = q.status(second)["status"]["runs"]
+    assert [(r["state"], r["reasonCreated"]) for r in runs][-1][0] == "exception"
+    assert all(r["state"] != "pending" for r in runs)
+    assert q.pendingTasks("prov/wt")["pendingTasks"] == 0

@@ -187,6 +187,8 @@ async def test_expired_tasks_and_their_rows_are_swept(store: SQLiteStore) -> Non
     await store.claim_work("p/w", "g", "w", 1, NOW, NOW + HOUR)
     _, _, expires = definition(required)
     assert await store.expire(expires - 1, 100) == 0
+    assert await store.expire(expires + 1, 100) == 0  # unresolved tasks wait for their resolver
+    await store.resolve_due(expires + 1, 100)
     assert await store.expire(expires + 1, 100) == 2
     assert await store.get_record(required) is None
     leftovers = await store._read(
@@ -196,3 +198,20 @@ async def test_expired_tasks_and_their_rows_are_swept(store: SQLiteStore) -> Non
         ]
     )
     assert leftovers == [0, 0, 0, 0]
+
+
+async def test_claim_work_resolves_runs_past_their_deadline_and_claims_the_next(
+    store: SQLiteStore,
+) -> None:
+    doomed = new_slugid()
+    await create(store, doomed)
+    _, deadline, _ = definition(doomed)
+    live = new_slugid()
+    task, _, expires = definition(live)
+    later = deadline + HOUR
+    task.deadline = "2023-11-15T00:13:20.000Z"
+    await store.create_task(live, task, later + HOUR, expires + 2 * HOUR, NOW)
+    claimed = await store.claim_work("p/w", "g", "w", 1, later, later + HOUR)
+    assert [c.status.task_id for c in claimed] == [live]
+    status = (await store.get_record(doomed)).status  # type: ignore[union-attr]
+    assert status.runs[0].reason_resolved == "deadline-exceeded"

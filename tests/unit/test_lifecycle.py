@@ -203,3 +203,29 @@ def test_messages_carry_routes_as_cc() -> None:
     (message,) = lifecycle.schedule(r, NOW)
     assert message.cc == ["route.index.x", "route.notify.y"]
     assert message.routing_key == f"primary.{r.task_id}.0._._.p.w.-.{r.task_id}._"
+
+
+def test_reports_after_the_deadline_are_conflicts_but_repeats_republish() -> None:
+    r = claimed()
+    with pytest.raises(ApiError) as info:
+        lifecycle.resolve(r, 0, RunState.completed, ReasonResolved.completed, r.deadline_ms)
+    assert info.value.status == 409
+    done = claimed()
+    lifecycle.resolve(done, 0, RunState.completed, ReasonResolved.completed, NOW)
+    assert lifecycle.resolve(
+        done, 0, RunState.completed, ReasonResolved.completed, done.deadline_ms
+    )
+
+
+def test_a_claim_expiring_after_the_deadline_adds_no_retry() -> None:
+    r = claimed()
+    lifecycle.resolve(r, 0, RunState.exception, ReasonResolved.claim_expired, r.deadline_ms + 1)
+    assert (len(r.runs), r.state) == (1, TaskState.exception)
+
+
+def test_priority_of_a_resolved_task_cannot_change() -> None:
+    r = claimed()
+    lifecycle.resolve(r, 0, RunState.failed, ReasonResolved.failed, NOW)
+    with pytest.raises(ApiError) as info:
+        lifecycle.change_priority(r, Priority.high, NOW)
+    assert info.value.status == 409
