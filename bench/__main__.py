@@ -1,0 +1,100 @@
+"""`python -m bench`: run the figures and print one table (bench/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .latency import run_latency_round
+from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
+from .report import Figure, machine, percentile, render, summarize
+from .server import BenchError
+
+LIFECYCLE = "lifecycle throughput"
+CLAIM_P50 = "claim latency p50"
+CLAIM_P99 = "claim latency p99"
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    lifecycle: LifecycleSizes
+    latency_samples: int
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (for CI)")
+    parser.add_argument("--rounds", type=int, help="rounds of each figure [5; smoke: 1]")
+    parser.add_argument("--tasks", type=int, help="tasks per lifecycle round [2000; smoke: 64]")
+    parser.add_argument("--workers", type=int, default=8, help="worker coroutines [8]")
+    parser.add_argument("--creators", type=int, default=8, help="creator coroutines [8]")
+    parser.add_argument("--samples", type=int, help="claim latency samples per round [200; 10]")
+    return parser
+
+
+def plan_from(argv: Sequence[str]) -> Plan:
+    args = _parser().parse_args(list(argv))
+    rounds = args.rounds or (1 if args.smoke else 5)
+    tasks = args.tasks or (64 if args.smoke else 2000)
+    samples = args.samples or (10 if args.smoke else 200)
+    if min(rounds, tasks, samples, args.workers, args.creators) < 1:
+        _parser().error("rounds, tasks, samples, workers and creators must be at least 1")
+    warmup = 0 if args.smoke else 64
+    return Plan(rounds, LifecycleSizes(tasks, args.workers, args.creators, warmup), samples)
+
+
+def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
+    figures = [
+        summarize(
+            "  server CPU during lifecycle",
+            "% of a core",
+            [100 * r.server_cpu_s / r.wall_s for r in rounds if r.server_cpu_s is not None],
+        )
+    ]
+    figures.append(
+        summarize(
+            "  client CPU during lifecycle",
+            "% of a core",
+            [100 * r.client_cpu_s / r.wall_s for r in rounds],
+        )
+    )
+    return [f for f in figures if f.rounds]
+
+
+async def run(plan: Plan) -> list[Figure]:
+    lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
+    latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
+    return [
+        summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
+        *_cpu_figures(lifecycle),
+        summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
+        summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+    ]
+
+
+def main(argv: Sequence[str]) -> int:
+    plan = plan_from(argv)
+    began = time.perf_counter()
+    try:
+        figures = asyncio.run(run(plan))
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    sizes = plan.lifecycle
+    notes = [
+        f"machine: {machine()}",
+        f"lifecycle: {sizes.tasks} no-op tasks/round, {sizes.creators} creators,"
+        f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
+        f" samples/round; {plan.rounds} round(s); took {time.perf_counter() - began:.1f} s",
+    ]
+    print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

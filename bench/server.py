@@ -1,0 +1,96 @@
+"""A queue server in its own process: `infrax queue --port 0` on a fresh data directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BenchError", "QueueProcess", "running_queue"]
+
+STARTUP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+ROOT_URL_PREFIX = "rootUrl: "
+
+
+class BenchError(Exception):
+    """The benchmark could not run: the server did not start or answered with an error."""
+
+
+@dataclass(frozen=True)
+class QueueProcess:
+    root_url: str
+    root_access_token: str
+    pid: int
+    data_dir: Path
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the server process has used so far (Linux), or None."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # After the command name: state is field 3, utime and stime are fields 14 and 15.
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def infrax_command() -> list[str]:
+    """The `infrax` console script next to this interpreter, else the module behind it."""
+    script = Path(sys.executable).parent / "infrax"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("infrax")
+    return [found] if found else [sys.executable, "-m", "clients.cli.main"]
+
+
+async def _root_url(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    while line := await process.stdout.readline():
+        text = line.decode(errors="replace").strip()
+        if text.startswith(ROOT_URL_PREFIX):
+            return text.removeprefix(ROOT_URL_PREFIX)
+    raise BenchError(f"the server exited (code {await process.wait()}) before its rootUrl")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+@asynccontextmanager
+async def running_queue(*extra_args: str) -> AsyncIterator[QueueProcess]:
+    """Start `infrax queue` on 127.0.0.1, port 0, in a fresh temporary data directory."""
+    token = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory(prefix="infrax-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        env = {**os.environ, "INFRAX_ROOT_ACCESS_TOKEN": token}
+        args = [*infrax_command(), "queue", "--data-dir", str(data_dir), "--port", "0"]
+        # Opening a fresh file in a temporary directory does not block the loop measurably.
+        with open(Path(tmp) / "server.log", "wb") as log:  # noqa: ASYNC230
+            process = await asyncio.create_subprocess_exec(
+                *args, *extra_args, stdout=asyncio.subprocess.PIPE, stderr=log, env=env
+            )
+            try:
+                try:
+                    root_url = await asyncio.wait_for(_root_url(process), STARTUP_TIMEOUT_S)
+                except (TimeoutError, BenchError) as error:
+                    await _stop(process)
+                    tail = (Path(tmp) / "server.log").read_text(errors="replace")[-2000:]
+                    raise BenchError(f"the queue server did not start: {error}\n{tail}") from None
+                yield QueueProcess(root_url, token, process.pid, data_dir)
+            finally:
+                await _stop(process)

@@ -1,0 +1,26 @@
+"""`python -m bench --smoke` runs end to end and prints every figure, so the suite never rots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = ("lifecycle throughput", "claim latency p50", "claim latency p99")
+
+
+def test_bench_smoke_prints_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    for figure in FIGURES:
+        assert figure in rows, done.stdout
+        median = rows[figure].split()[-3]
+        assert float(median.replace(",", "")) > 0, rows[figure]
