@@ -11,10 +11,13 @@ from aiohttp import web
 from clients.protocol.errors import ApiError, ErrorCode
 
 from . import handlers  # noqa: F401  (registers the handlers)
+from .artifacts import LocalBlobStore
 from .auth import Authenticator
 from .bus import Bus
+from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
-from .keys import BUS, SECRETS, SETTINGS, STORE
+from .handlers.blobs import add_blob_routes
+from .keys import BLOB_URLS, BLOBS, BUS, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
 from .secrets import load_secrets
 from .settings import Settings
@@ -55,14 +58,19 @@ def create_app(settings: Settings) -> web.Application:
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
 
+    app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
+
     async def storage(app: web.Application) -> AsyncIterator[None]:
         store = await SQLiteStore.open(settings.database_path, app[BUS])
         app[STORE] = store
+        app[BLOBS] = LocalBlobStore(settings.blob_path)
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
         yield
+        await app[BLOBS].close()
         await store.close()
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(resolvers)
     bind(app)
+    add_blob_routes(app)
     return app

@@ -84,11 +84,11 @@ class Call:
             )
 
 
-_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
+_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 _encoder = msgspec.json.Encoder()
 
 
-def _decoder(kind: type) -> msgspec.json.Decoder[Any]:
+def _decoder(kind: Any) -> msgspec.json.Decoder[Any]:
     if kind not in _DECODERS:
         _DECODERS[kind] = msgspec.json.Decoder(kind)
     return _DECODERS[kind]
@@ -97,7 +97,7 @@ def _decoder(kind: type) -> msgspec.json.Decoder[Any]:
 def _aiohttp_route(endpoint: Endpoint) -> str:
     def param(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name == "clientId":
+        if name in ("clientId", "name"):
             return "{" + name + ":.+}"
         if name in SLASHED_PARAMS:
             # aiohttp matches the path with %2F still encoded; match_info holds it decoded.

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .artifacts.blobs import BlobStore
 from .bus import Bus
+from .core.blob_urls import BlobUrlSigner
 from .secrets import ServerSecrets
 from .settings import Settings
 from .store.base import Store
 
-__all__ = ["BUS", "SECRETS", "SETTINGS", "STORE"]
+__all__ = ["BLOBS", "BLOB_URLS", "BUS", "SECRETS", "SETTINGS", "STORE"]
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", Bus)
 SECRETS = web.AppKey("secrets", ServerSecrets)
+BLOBS = web.AppKey("blobs", BlobStore)
+BLOB_URLS = web.AppKey("blob_urls", BlobUrlSigner)

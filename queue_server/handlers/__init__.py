@@ -1,5 +1,5 @@
 """Endpoint handlers; importing this package registers every one of them."""
 
-from . import claims, clients, groups, health, tasks, workers
+from . import artifacts, claims, clients, groups, health, objects, tasks, workers
 
-__all__ = ["claims", "clients", "groups", "health", "tasks", "workers"]
+__all__ = ["artifacts", "claims", "clients", "groups", "health", "objects", "tasks", "workers"]
