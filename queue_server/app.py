@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from clients.protocol.errors import ApiError, ErrorCode
+from clients.protocol.stream import CLOSE_GOING_AWAY
 
 from . import handlers  # noqa: F401  (registers the handlers)
 from .artifacts import LocalBlobStore
@@ -17,11 +18,12 @@ from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
-from .keys import BLOB_URLS, BLOBS, BUS, SECRETS, SETTINGS, STORE
+from .keys import BLOB_URLS, BLOBS, BUS, HUB, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
 from .secrets import load_secrets
 from .settings import Settings
 from .store.sqlite import SQLiteStore
+from .streams import Hub
 
 __all__ = ["create_app"]
 
@@ -57,6 +59,13 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    app[HUB] = Hub(settings.events_buffer)
+    app[BUS].subscribe(app[HUB].publish)
+
+    async def close_streams(app: web.Application) -> None:
+        app[HUB].close_all(CLOSE_GOING_AWAY, "the server is shutting down")
+
+    app.on_shutdown.append(close_streams)
 
     app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
 

@@ -10,8 +10,9 @@ from .core.blob_urls import BlobUrlSigner
 from .secrets import ServerSecrets
 from .settings import Settings
 from .store.base import Store
+from .streams import Hub
 
-__all__ = ["BLOBS", "BLOB_URLS", "BUS", "SECRETS", "SETTINGS", "STORE"]
+__all__ = ["BLOBS", "BLOB_URLS", "BUS", "HUB", "SECRETS", "SETTINGS", "STORE"]
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -19,3 +20,4 @@ BUS = web.AppKey("bus", Bus)
 SECRETS = web.AppKey("secrets", ServerSecrets)
 BLOBS = web.AppKey("blobs", BlobStore)
 BLOB_URLS = web.AppKey("blob_urls", BlobUrlSigner)
+HUB = web.AppKey("hub", Hub)

@@ -53,6 +53,8 @@ class Settings:
     max_artifact_bytes: int = 5 * 1024**3  # INFRAX_MAX_ARTIFACT_BYTES: largest artifact
     upload_url_ttl_s: float = 2700.0  # INFRAX_UPLOAD_URL_TTL: how long a putUrl works (seconds)
     download_url_ttl_s: float = 1800.0  # INFRAX_DOWNLOAD_URL_TTL: signed download URLs
+    events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
+    # fall behind by before it is dropped
 
     @property
     def database_path(self) -> Path:
@@ -87,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
         "--download-url-ttl", type=float, help="seconds a signed download URL works [1800]"
     )
     parser.add_argument(
+        "--events-buffer",
+        type=int,
+        help="messages an event-stream subscriber may fall behind by before it is dropped [1000]",
+    )
+    parser.add_argument(
         "--anonymous-scope",
         action="append",
         dest="anonymous_scopes",
@@ -108,6 +115,7 @@ _NUMBERS = {
     "max_artifact_bytes": ("INFRAX_MAX_ARTIFACT_BYTES", int),
     "upload_url_ttl": ("INFRAX_UPLOAD_URL_TTL", float),
     "download_url_ttl": ("INFRAX_DOWNLOAD_URL_TTL", float),
+    "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
 }
 _FIELDS = {
     "claim_timeout": "claim_timeout_s",
