@@ -11,6 +11,7 @@ cleans up what a previous life of it left behind (a kill -9), and never touches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -192,10 +193,9 @@ class DockerExecution:
         if self._exit_code is not None:
             return
         self._killed = True
-        try:
+        # TaskError: it had already stopped (409) or is gone (404); either way it runs no more.
+        with contextlib.suppress(TaskError):
             await self.engine.call("killing the container", self.container.kill)
-        except TaskError:
-            pass  # it had already stopped (409) or is gone (404): either way it runs no more
 
     async def usage(self) -> Usage | None:
         if self._exit_code is not None or self._pump is None or self._pump.done():
