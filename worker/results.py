@@ -46,6 +46,11 @@ class Resolution:
     report: Literal["completed", "failed", "exception"] | None  # None: report nothing
     reason: ReportableReason | None = None
 
+    def describe(self) -> str:
+        if self.report is None:
+            return "nothing reported (the queue already resolved this run)"
+        return f"{self.report}/{self.reason}" if self.reason else self.report
+
 
 RESOLUTIONS: dict[Ending, Resolution] = {
     Ending.succeeded: Resolution("completed"),

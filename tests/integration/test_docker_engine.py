@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import docker
@@ -12,16 +14,26 @@ import docker.errors
 import pytest
 
 from worker.engines.base import Launch, Limits
-from worker.engines.docker import DockerEngine
+from worker.engines.docker import DockerEngine, DockerExecution
 from worker.errors import ArtifactProblem
 from worker.payload import ArtifactRequest, Job
 from worker.tasklog import TaskLog
 
 
+class PreparingEngine(DockerEngine):
+    """Prepares (uses the local image) on entering, as a run does before executing."""
+
+    @asynccontextmanager
+    async def execute(self, launch: Launch, log: TaskLog) -> AsyncIterator[DockerExecution]:
+        await self.prepare(launch, log)
+        async with super().execute(launch, log) as execution:
+            yield execution
+
+
 @pytest.fixture
-async def engine(docker_client: docker.DockerClient) -> DockerEngine:
-    engine = DockerEngine(docker.from_env(), capacity=2, worker=f"test/{uuid.uuid4().hex[:8]}")
-    yield engine  # type: ignore[misc]
+async def engine(docker_client: docker.DockerClient) -> AsyncIterator[DockerEngine]:
+    engine = PreparingEngine(docker.from_env(), capacity=2, worker=f"test/{uuid.uuid4().hex[:8]}")
+    yield engine
     await engine.remove_leftovers()
     await engine.close()
 

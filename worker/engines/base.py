@@ -1,7 +1,8 @@
 """The Engine Protocol: what a run asks of Docker or of plain processes.
 
-`execute()` is an async context manager: entering it prepares and starts the job (pulling the
-image, creating the task directory); leaving it kills whatever still runs and removes the
+`prepare()` does what may take long (pulling the image) and can be cancelled. `execute()` is an
+async context manager: entering it starts the job (creating the container or the task
+directory); leaving it kills whatever still runs and removes the
 container or the task directory, also when the run failed or was cancelled. In between the run
 waits for the exit code, may kill it (max run time, cancel, shutdown), samples its resource use
 and fetches its artifacts, which works after the job has exited and before it is removed.
@@ -73,7 +74,12 @@ class Execution(Protocol):
 
 
 class Engine(Protocol):
-    kind: Literal["docker", "process"]
+    @property
+    def kind(self) -> Literal["docker", "process"]: ...
+
+    async def prepare(self, launch: Launch, log: TaskLog) -> None:
+        """What may take long before the start (pulling the image); safe to cancel."""
+        ...
 
     def execute(self, launch: Launch, log: TaskLog) -> AbstractAsyncContextManager[Execution]:
         """Prepare and start the job; kill and remove it on exit."""

@@ -92,10 +92,12 @@ class DockerEngine:
             await self.call("removing a leftover container", container.remove, force=True)
         return len(found)
 
-    @asynccontextmanager
-    async def execute(self, launch: Launch, log: TaskLog) -> AsyncIterator[DockerExecution]:
+    async def prepare(self, launch: Launch, log: TaskLog) -> None:
         assert launch.job.image is not None
         await ensure_image(self, launch.job.image, log)
+
+    @asynccontextmanager
+    async def execute(self, launch: Launch, log: TaskLog) -> AsyncIterator[DockerExecution]:
         for volume in launch.volumes:
             await self.call("creating a cache volume", self._volume, volume)
         container = await self.call("creating the container", self._create, launch)

@@ -74,6 +74,9 @@ class ProcessEngine:
         run_as = RunAs.lookup(run_as_user) if os.geteuid() == 0 else RunAs.current()
         return cls(tasks_dir, run_as)
 
+    async def prepare(self, launch: Launch, log: TaskLog) -> None:
+        return None
+
     @asynccontextmanager
     async def execute(self, launch: Launch, log: TaskLog) -> AsyncIterator[ProcessExecution]:
         task_dir = self.tasks_dir / launch.name
