@@ -16,6 +16,7 @@ from .bus import Bus
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .keys import BUS, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
+from .roles import load_roles
 from .secrets import load_secrets
 from .settings import Settings
 from .store.sqlite import SQLiteStore
@@ -54,11 +55,12 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    roles = load_roles(settings.roles_file)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         store = await SQLiteStore.open(settings.database_path, app[BUS])
         app[STORE] = store
-        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
+        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
         await store.close()
 
