@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from clients import hawk
+from clients.protocol.calls import signed_host_and_port
 from clients.protocol.errors import ApiError, ErrorCode
 from clients.protocol.scopes import RoleIndex, ScopeSet, expand, satisfies_all
 
@@ -171,15 +172,9 @@ class Authenticator:
 
 
 def _host_and_port(request: web.Request) -> tuple[str, int]:
-    """Host and port as the client signed them, honouring a proxy's X-Forwarded-* headers."""
-    host = request.headers.get("Host", request.host)
-    name, _, port_text = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-    if not name:
-        name, port_text = host, ""
-    forwarded_port = request.headers.get("X-Forwarded-Port")
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
-    if forwarded_port and forwarded_port.isdigit():
-        return name, int(forwarded_port)
-    if port_text.isdigit():
-        return name, int(port_text)
-    return name, 443 if proto == "https" else 80
+    return signed_host_and_port(
+        request.headers.get("Host", request.host),
+        request.headers.get("X-Forwarded-Port"),
+        request.headers.get("X-Forwarded-Proto"),
+        request.scheme,
+    )

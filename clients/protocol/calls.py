@@ -24,6 +24,7 @@ __all__ = [
     "encode",
     "error_body",
     "route_pattern",
+    "signed_host_and_port",
 ]
 
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
@@ -113,3 +114,18 @@ def check_scopes(
             f"{who} lacks scopes for {endpoint.name}.\n\nMissing:\n\n{describe(missing)}"
             f"\n\nRequired:\n\n{describe(expr)}",
         )
+
+
+def signed_host_and_port(
+    host: str, forwarded_port: str | None, forwarded_proto: str | None, scheme: str
+) -> tuple[str, int]:
+    """Host and port as the client signed them, honouring a proxy's X-Forwarded-* headers."""
+    name, _, port_text = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name:
+        name, port_text = host, ""
+    proto = forwarded_proto or scheme
+    if forwarded_port and forwarded_port.isdigit():
+        return name, int(forwarded_port)
+    if port_text.isdigit():
+        return name, int(port_text)
+    return name, 443 if proto == "https" else 80
