@@ -50,6 +50,8 @@ class Settings:
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
     roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
+    events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
+    # fall behind by before it is dropped
 
     @property
     def database_path(self) -> Path:
@@ -77,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
         "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
     )
     parser.add_argument(
+        "--events-buffer",
+        type=int,
+        help="messages an event-stream subscriber may fall behind by before it is dropped [1000]",
+    )
+    parser.add_argument(
         "--anonymous-scope",
         action="append",
         dest="anonymous_scopes",
@@ -95,6 +102,7 @@ _NUMBERS = {
     "max_body_bytes": ("INFRAX_MAX_BODY_BYTES", int),
     "resolver_interval": ("INFRAX_RESOLVER_INTERVAL", float),
     "expiry_interval": ("INFRAX_EXPIRY_INTERVAL", float),
+    "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
 }
 _FIELDS = {
     "claim_timeout": "claim_timeout_s",
