@@ -49,6 +49,9 @@ class Settings:
     resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+    roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
+    events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
+    # fall behind by before it is dropped
 
     @property
     def database_path(self) -> Path:
@@ -73,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
     parser.add_argument(
+        "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
+    )
+    parser.add_argument(
+        "--events-buffer",
+        type=int,
+        help="messages an event-stream subscriber may fall behind by before it is dropped [1000]",
+    )
+    parser.add_argument(
         "--anonymous-scope",
         action="append",
         dest="anonymous_scopes",
@@ -91,6 +102,7 @@ _NUMBERS = {
     "max_body_bytes": ("INFRAX_MAX_BODY_BYTES", int),
     "resolver_interval": ("INFRAX_RESOLVER_INTERVAL", float),
     "expiry_interval": ("INFRAX_EXPIRY_INTERVAL", float),
+    "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
 }
 _FIELDS = {
     "claim_timeout": "claim_timeout_s",
@@ -115,6 +127,9 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         given = getattr(args, name) or env.get(variable)
         if given:
             values[name] = given
+    roles_file = args.roles_file or env.get("INFRAX_ROLES_FILE")
+    if roles_file:
+        values["roles_file"] = Path(roles_file)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
     if args.anonymous_scopes:

@@ -31,6 +31,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .events import Event, EventStream, EventStreamClosed, EventStreamError
 from .options import Options, credentials_from_env, credentials_of
 from .queue import Queue
 from .retry import RetryPolicy
@@ -44,6 +45,10 @@ __all__ = [
     "AuthenticationFailed",
     "ClientError",
     "ConfigurationError",
+    "Event",
+    "EventStream",
+    "EventStreamClosed",
+    "EventStreamError",
     "InputError",
     "InputTooLarge",
     "InsufficientScopes",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from ..protocol.stream import Binding
+from .events import EventStream
 from .queue_tasks import TaskCalls
 from .queue_workers import WorkerCalls
 
@@ -25,3 +28,12 @@ class Queue(TaskCalls, WorkerCalls):
     """
 
     service: ClassVar[str] = "queue"
+
+    def events(self, bindings: Sequence[Binding] = (), *, buffer: int = 1000) -> EventStream:
+        """A live subscription to the queue's exchanges (``async with`` opens it).
+
+        ``bindings`` are exchanges with routing-key patterns (``Binding.for_task``,
+        ``for_task_group``, ``for_task_queue`` build the usual ones); more can be added with
+        ``stream.subscribe``. ``buffer`` bounds the events held for a slow consumer.
+        """
+        return EventStream(self, bindings, buffer=buffer)

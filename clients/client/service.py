@@ -148,21 +148,27 @@ class ServiceClient:
         pairs = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
         return f"{url}?{urllib.parse.urlencode(pairs)}" if pairs else url
 
-    def signed_headers(self, method: str, url: str, body: bytes = b"") -> dict[str, str]:
-        """Content-Type and, with credentials, a fresh Hawk Authorization for the request."""
-        headers = {"Content-Type": JSON}
+    def signed_headers(
+        self, method: str, url: str, body: bytes = b"", content_type: str = JSON
+    ) -> dict[str, str]:
+        """Content-Type (unless empty) and, with credentials, a fresh Hawk Authorization."""
+        headers = {"Content-Type": content_type} if content_type else {}
         credentials = self.options.credentials
         if credentials is not None:
             headers["Authorization"] = hawk.sign_header(
                 credentials,
                 method,
                 url,
-                content_type=JSON,
+                content_type=content_type,
                 body=body,
                 now=time.time(),
                 authorized_scopes=self.options.authorized_scopes,
             )
         return headers
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session this client (and its siblings) send with."""
+        return self._holder.get()
 
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = by_name(name)
@@ -218,7 +224,7 @@ class ServiceClient:
     async def _send(self, method: str, url: str, data: bytes) -> tuple[int, bytes]:
         headers = self.signed_headers(method, url, data)
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_s)
-        async with self._holder.get().request(
+        async with self.session().request(
             method,
             yarl.URL(url, encoded=True),  # sign and send the very same percent-encoding
             data=data or None,

@@ -33,6 +33,8 @@ class Endpoint:
     scopes: ScopeExpr | None = None  # None: no authorization at all (health endpoints)
     query: tuple[str, ...] = ()
     stability: str = "stable"
+    # A websocket endpoint (`GET` upgraded): no body; its frames are in protocol/stream.py.
+    websocket: bool = False
     params: tuple[str, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +52,10 @@ PARAM_PATTERNS: dict[str, str] = {
     "workerGroup": r"^[a-zA-Z0-9-_]{1,38}$",
     "workerId": r"^[a-zA-Z0-9-_]{1,38}$",
     "clientId": r"^[A-Za-z0-9!@/:.+|_-]{1,256}$",
+    # Hooks v1 (hook_endpoints.py); a hookId may hold slashes, sent as %2F.
+    "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
+    "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
+    "token": r"^[A-Za-z0-9_-]{1,100}$",
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
 SLASHED_PARAMS = frozenset({"taskQueueId", "clientId"})
@@ -515,6 +521,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (),
         "experimental",
     ),
+    # -- event stream -------------------------------------------------------------------------
+    Endpoint(
+        "events",
+        "queue",
+        "GET",
+        "/events",
+        "Receive the queue's messages live over a websocket, by exchange and routing key.",
+        None,
+        None,
+        {"AllOf": []},  # anyone may connect; each message is checked against its read scope
+        websocket=True,
+    ),
     # -- health -------------------------------------------------------------------------------
     Endpoint(
         "ping", "queue", "GET", "/ping", "Answer that the server is alive.", None, q.PingResponse
@@ -606,6 +624,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         auth.CurrentScopesResponse,
         {"AllOf": []},
+    ),
+    Endpoint(
+        "authenticateHawk",
+        "auth",
+        "POST",
+        "/authenticate-hawk",
+        "Verify a Hawk-signed request another service received; answer its caller's scopes.",
+        auth.AuthenticateHawkRequest,
+        auth.AuthenticateHawkResponse,
     ),
 )
 

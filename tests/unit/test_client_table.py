@@ -54,6 +54,11 @@ def test_every_endpoint_has_a_method_returning_its_response_type(endpoint: Endpo
     kind = SERVICE_CLIENTS[endpoint.service]
     method = getattr(kind, snake(endpoint.name), None)
     assert method is not None, f"{kind.__name__} lacks {snake(endpoint.name)}()"
+    assert method.__doc__, "public client methods have docstrings"
+    if endpoint.websocket:  # a stream object to open with `async with` and iterate
+        returned = typing.get_type_hints(method)["return"]
+        assert hasattr(returned, "__aenter__") and hasattr(returned, "__anext__")
+        return
     assert inspect.iscoroutinefunction(method)
     hints = typing.get_type_hints(method)
     assert hints["return"] is (type(None) if endpoint.output is None else endpoint.output)
