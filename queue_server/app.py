@@ -20,6 +20,7 @@ from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
 from .keys import BLOB_URLS, BLOBS, BUS, HUB, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
+from .roles import load_roles
 from .secrets import load_secrets
 from .settings import Settings
 from .store.sqlite import SQLiteStore
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    roles = load_roles(settings.roles_file)
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
 
@@ -73,7 +75,7 @@ def create_app(settings: Settings) -> web.Application:
         store = await SQLiteStore.open(settings.database_path, app[BUS])
         app[STORE] = store
         app[BLOBS] = LocalBlobStore(settings.blob_path)
-        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
+        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
         await app[BLOBS].close()
         await store.close()

@@ -53,6 +53,7 @@ class Settings:
     max_artifact_bytes: int = 5 * 1024**3  # INFRAX_MAX_ARTIFACT_BYTES: largest artifact
     upload_url_ttl_s: float = 2700.0  # INFRAX_UPLOAD_URL_TTL: how long a putUrl works (seconds)
     download_url_ttl_s: float = 1800.0  # INFRAX_DOWNLOAD_URL_TTL: signed download URLs
+    roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
     events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
     # fall behind by before it is dropped
 
@@ -87,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--upload-url-ttl", type=float, help="seconds a putUrl works [2700]")
     parser.add_argument(
         "--download-url-ttl", type=float, help="seconds a signed download URL works [1800]"
+    )
+    parser.add_argument(
+        "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
     )
     parser.add_argument(
         "--events-buffer",
@@ -142,9 +146,10 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         given = getattr(args, name) or env.get(variable)
         if given:
             values[name] = given
-    blob_dir = args.blob_dir or env.get("INFRAX_BLOB_DIR")
-    if blob_dir:
-        values["blob_dir"] = Path(blob_dir)
+    for name, variable in (("blob_dir", "INFRAX_BLOB_DIR"), ("roles_file", "INFRAX_ROLES_FILE")):
+        path = getattr(args, name) or env.get(variable)
+        if path:
+            values[name] = Path(path)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
     if args.anonymous_scopes:

@@ -57,6 +57,10 @@ PARAM_PATTERNS: dict[str, str] = {
     # Artifact and object names: printable ASCII. Lengths and the rules on `..` and a leading
     # `/` are checked where names are created (protocol.md, "Artifact names").
     "name": r"^[\x20-\x7e]+$",
+    # Hooks v1 (hook_endpoints.py); a hookId may hold slashes, sent as %2F.
+    "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
+    "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
+    "token": r"^[A-Za-z0-9_-]{1,100}$",
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
 SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name"})
@@ -772,6 +776,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         auth.CurrentScopesResponse,
         {"AllOf": []},
+    ),
+    Endpoint(
+        "authenticateHawk",
+        "auth",
+        "POST",
+        "/authenticate-hawk",
+        "Verify a Hawk-signed request another service received; answer its caller's scopes.",
+        auth.AuthenticateHawkRequest,
+        auth.AuthenticateHawkResponse,
     ),
 )
 
