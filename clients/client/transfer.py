@@ -20,11 +20,25 @@ import aiohttp
 from .errors import ClientError, TransportError, error_from_answer
 from .retry import RetryPolicy
 
-__all__ = ["CHUNK_BYTES", "Downloaded", "get_file", "put_file"]
+__all__ = ["CHUNK_BYTES", "Downloaded", "batches", "get_file", "put_file"]
 
 CHUNK_BYTES = 1 << 20
 _RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 Sleep = Callable[[float], Awaitable[None]]
+
+
+async def batches(content: aiohttp.StreamReader) -> AsyncIterator[list[bytes]]:
+    """The body as received, in lists of about 1 MiB: one thread hop per MiB, no copies."""
+    batch: list[bytes] = []
+    size = 0
+    async for chunk, _ in content.iter_chunks():
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= CHUNK_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -104,10 +118,11 @@ class _Sink:
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def write(self, chunk: bytes) -> None:
-        self.handle.write(chunk)
-        self.digest.update(chunk)
-        self.size += len(chunk)
+    def write(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.handle.write(chunk)
+            self.digest.update(chunk)
+            self.size += len(chunk)
 
 
 async def get_file(
@@ -131,8 +146,8 @@ async def get_file(
                 await asyncio.to_thread(sink.restart)
             found["type"] = response.headers.get("Content-Type", "application/octet-stream")
             found["encoding"] = response.headers.get("Content-Encoding", "")
-            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                await asyncio.to_thread(sink.write, chunk)
+            async for batch in batches(response.content):
+                await asyncio.to_thread(sink.write, batch)
         return None
 
     try:
