@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from clients.client.retry import RetryPolicy
-from clients.client.transfer import batches, put_file
+from clients.client.transfer import put_file, stream_into
 
 from .client import QueueClient, run_credentials, session
 from .server import BenchError, QueueProcess, running_queue
@@ -101,8 +101,7 @@ async def _download(http: aiohttp.ClientSession, url: str, target: Path) -> floa
         async with http.get(url) as response:
             if response.status != 200:
                 raise BenchError(f"the GET answered {response.status}")
-            async for batch in batches(response.content):
-                await asyncio.to_thread(file.writelines, batch)
+            await stream_into(response.content, file.writelines)
         await asyncio.to_thread(file.flush)
         await asyncio.to_thread(os.fsync, file.fileno())
     return time.perf_counter() - began

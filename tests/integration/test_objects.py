@@ -99,9 +99,7 @@ async def test_the_aio_helpers_round_trip_an_object_artifact(
             await taskcluster.aio.upload.uploadFromFile(
                 **upload_kwargs(created, size), objectService=objects, file=file
             )
-        worker = taskcluster.aio.Queue(
-            queue.options(run.worker.options["credentials"]), session=session
-        )
+        worker = taskcluster.aio.Queue(queue.options(run.credentials), session=session)
         await worker.finishArtifact(run.task_id, 0, name, {"uploadId": created["uploadId"]})
         root = taskcluster.aio.Queue(queue.root_options(), session=session)
         buf, _ = await taskcluster.aio.download.downloadArtifactToBuf(
