@@ -69,9 +69,7 @@ def test_a_fifty_task_graph_with_a_diamond_lands_in_one_group(
     assert f"page: {queue.root_url}/tasks/groups/" in text.stdout
 
     # fetch fails; the whole graph below it is rebuilt by one call once it is rerun.
-    [claim] = q.claimWork("test/graph", {"workerGroup": "g", "workerId": "w", "tasks": 1})[
-        "tasks"
-    ]
+    [claim] = q.claimWork("test/graph", {"workerGroup": "g", "workerId": "w", "tasks": 1})["tasks"]
     assert claim["status"]["taskId"] == ids["fetch"]
     q.reportFailed(ids["fetch"], 0)
     rerun = infrax(queue, "rerun", "--subtree", ids["fetch"], "--json")
