@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +17,8 @@ from . import handlers  # noqa: F401  (registers the handlers)
 from .auth import Authenticator
 from .bus import Bus
 from .dispatch import AUTHENTICATOR, bind, error_response
-from .keys import BUS, HUB, SECRETS, SETTINGS, STORE
+from .keys import BUS, HUB, PUBLISHER, SECRETS, SETTINGS, STORE
+from .pulse import OutboxPublisher
 from .resolvers import resolvers
 from .secrets import load_secrets
 from .settings import Settings
@@ -51,6 +54,25 @@ async def errors(
     return error_response(request, error, dict(request.match_info), name)
 
 
+async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: drain the AMQP outbox while the app runs (only with --amqp-url)."""
+    settings = app[SETTINGS]
+    assert settings.amqp_url is not None
+    publisher = OutboxPublisher(
+        app[STORE],
+        app[BUS],
+        settings.amqp_url,
+        settings.amqp_exchange_prefix,
+        settings.amqp_max_backoff_s,
+    )
+    app[PUBLISHER] = publisher
+    loop = asyncio.create_task(publisher.run())
+    yield
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -65,7 +87,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(close_streams)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
-        store = await SQLiteStore.open(settings.database_path, app[BUS])
+        outbox = settings.amqp_url is not None
+        store = await SQLiteStore.open(settings.database_path, app[BUS], outbox=outbox)
         app[STORE] = store
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
         yield
@@ -73,5 +96,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(resolvers)
+    if settings.amqp_url is not None:
+        app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     return app

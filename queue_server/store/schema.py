@@ -10,6 +10,8 @@ Invariants, kept by every transaction of the store:
 
 from __future__ import annotations
 
+from .outbox import OUTBOX_SCHEMA
+
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: tuple[str, ...] = (
@@ -107,4 +109,6 @@ MIGRATIONS: tuple[str, ...] = (
         delete_on_expiration INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: the AMQP outbox (outbox.py)
+    OUTBOX_SCHEMA,
 )
