@@ -20,6 +20,7 @@ from .dispatch import AUTHENTICATOR, bind, error_response
 from .keys import BUS, HUB, PUBLISHER, SECRETS, SETTINGS, STORE
 from .pulse import OutboxPublisher
 from .resolvers import resolvers
+from .roles import load_roles
 from .secrets import load_secrets
 from .settings import Settings
 from .store.sqlite import SQLiteStore
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    roles = load_roles(settings.roles_file)
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
 
@@ -90,7 +92,7 @@ def create_app(settings: Settings) -> web.Application:
         outbox = settings.amqp_url is not None
         store = await SQLiteStore.open(settings.database_path, app[BUS], outbox=outbox)
         app[STORE] = store
-        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
+        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
         await store.close()
 

@@ -53,6 +53,7 @@ class Settings:
     amqp_url: str | None = field(default=None, repr=False)
     amqp_exchange_prefix: str = "exchange/taskcluster-queue/v1/"  # INFRAX_AMQP_EXCHANGE_PREFIX
     amqp_max_backoff_s: float = 30.0  # INFRAX_AMQP_MAX_BACKOFF: longest wait between retries
+    roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
     events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
     # fall behind by before it is dropped
 
@@ -88,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--amqp-max-backoff", type=float, help="longest wait between AMQP retries, seconds [30]"
+    )
+    parser.add_argument(
+        "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
     )
     parser.add_argument(
         "--events-buffer",
@@ -145,6 +149,9 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         given = getattr(args, name) or env.get(variable)
         if given:
             values[name] = given
+    roles_file = args.roles_file or env.get("INFRAX_ROLES_FILE")
+    if roles_file:
+        values["roles_file"] = Path(roles_file)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
     if args.anonymous_scopes:
