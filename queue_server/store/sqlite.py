@@ -30,6 +30,7 @@ from .client_txns import ClientRow
 from .outbox import OutboxRow
 from .queue_txns import Claimed
 from .schema import MIGRATIONS
+from .sqlite_artifacts import SQLiteArtifacts
 
 __all__ = ["SQLiteStore"]
 
@@ -71,7 +72,7 @@ def _with_outbox(
     return result, messages
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteArtifacts):
     def __init__(self, db: aiosqlite.Connection, bus: Bus, *, outbox: bool = False) -> None:
         self._db = db
         self._bus = bus
