@@ -12,6 +12,7 @@ from clients.protocol.events import Message
 from clients.protocol.tasks import Task, TaskStatus
 
 from ..core import lifecycle
+from .artifact_txns import drop_task_artifacts
 from .records import load_record, save_record
 
 __all__ = ["Claimed", "claim_work", "reclaim_task", "release_claims", "touch_worker"]
@@ -194,7 +195,8 @@ def declare_worker(
 
 
 def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
-    """Delete tasks, groups, queues and workers past their expiry; how many tasks went."""
+    """Delete tasks (with their artifacts), groups, queues and workers past their expiry;
+    how many tasks went."""
     rows = conn.execute(
         "SELECT task_id FROM tasks WHERE expires <= ? AND state IN ('completed', 'failed', 'exception')"
         " ORDER BY expires LIMIT ?",
@@ -206,6 +208,7 @@ def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
     conn.executemany("DELETE FROM dependencies WHERE dependent_task_id = ?", ids)
     conn.executemany("DELETE FROM dependencies WHERE required_task_id = ?", ids)
     conn.executemany("DELETE FROM tasks WHERE task_id = ?", ids)
+    drop_task_artifacts(conn, [task_id for (task_id,) in ids], now_ms)
     conn.execute("DELETE FROM task_groups WHERE expires <= ?", (now_ms,))
     conn.execute("DELETE FROM task_queues WHERE expires <= ?", (now_ms,))
     conn.execute("DELETE FROM workers WHERE expires <= ?", (now_ms,))

@@ -28,6 +28,7 @@ from . import client_txns, listings, queue_txns, task_txns
 from .client_txns import ClientRow
 from .queue_txns import Claimed
 from .schema import MIGRATIONS
+from .sqlite_artifacts import SQLiteArtifacts
 
 __all__ = ["SQLiteStore"]
 
@@ -59,7 +60,7 @@ def _migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteArtifacts):
     def __init__(self, db: aiosqlite.Connection, bus: Bus) -> None:
         self._db = db
         self._bus = bus
