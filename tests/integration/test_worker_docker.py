@@ -14,9 +14,9 @@ from aiohttp import web
 
 from tests.conftest import RunningQueue
 from tests.workers import (
+    artifact_bytes,
     create,
     docker_payload,
-    kept_artifact,
     outcome,
     resolution,
     running_worker,
@@ -86,7 +86,7 @@ async def test_docker_save_uploads_a_loadable_image_of_the_finished_container(
         task_id = await create(queue, "docker", task_payload)
         message = await resolution(queue, task_id)
     assert outcome(message) == ("completed", "completed")
-    tarball = kept_artifact(settings, task_id, 0, "public/dockerImage.tar")
+    tarball = artifact_bytes(settings, task_id, 0, "public/dockerImage.tar")
     [image] = docker_client.images.load(tarball)
     try:
         output = docker_client.containers.run(image.id, ["cat", "/work/result"], remove=True)
@@ -150,7 +150,7 @@ async def test_resource_use_is_sampled_into_the_log_and_resources_json(
     async with running_worker(settings):
         task_id = await create(queue, "docker", docker_payload(busybox_image, script))
         await resolution(queue, task_id)
-    document = json.loads(kept_artifact(settings, task_id, 0, "public/logs/resources.json"))
+    document = json.loads(artifact_bytes(settings, task_id, 0, "public/logs/resources.json"))
     assert len(document["samples"]) >= 2
     assert (
         document["peakMemoryBytes"] >= 20_000_000
