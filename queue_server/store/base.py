@@ -7,6 +7,7 @@ committed change is never left without its messages or wake-ups.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from clients.protocol import queues as q
@@ -14,6 +15,7 @@ from clients.protocol.states import Priority, ReasonResolved, RunState
 from clients.protocol.tasks import Task, TaskAndStatus, TaskStatus
 
 from ..core.artifacts import ArtifactRow, CreatedArtifact
+from ..core.lifecycle import TaskRecord
 from ..core.objects import ObjectRow, StoredBlob
 from ..core.pages import Page
 from .client_txns import ClientRow
@@ -32,6 +34,9 @@ class Store(Protocol):
     async def get_records(self, task_ids: list[str]) -> list[TaskAndStatus]: ...
     async def schedule_task(self, task_id: str, now_ms: int) -> TaskStatus: ...
     async def rerun_task(self, task_id: str, now_ms: int) -> TaskStatus: ...
+    async def rerun_subtree(
+        self, task_id: str, now_ms: int, authorize: Callable[[list[TaskRecord]], None]
+    ) -> tuple[TaskStatus, list[str]]: ...
     async def cancel_task(self, task_id: str, now_ms: int) -> TaskStatus: ...
     async def change_task_priority(
         self, task_id: str, priority: Priority, now_ms: int

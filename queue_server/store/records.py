@@ -23,12 +23,15 @@ _encode = msgspec.json.Encoder().encode
 _decode_task = msgspec.json.Decoder(Task).decode
 _decode_runs = msgspec.json.Decoder(list[RunInfo]).decode
 
-RECORD_COLUMNS = "task_id, definition, runs, retries_left, deadline"
+RECORD_COLUMNS = "task_id, definition, runs, retries_left, deadline, state"
 
 
-def record_of_row(row: tuple[str, bytes, bytes, int, int]) -> TaskRecord:
-    task_id, definition, runs, retries_left, deadline = row
-    return TaskRecord(task_id, _decode_task(definition), _decode_runs(runs), retries_left, deadline)
+def record_of_row(row: tuple[str, bytes, bytes, int, int, str]) -> TaskRecord:
+    task_id, definition, runs, retries_left, deadline, state = row
+    decoded = _decode_runs(runs)
+    # A task with runs stored as `unscheduled` waits to rerun (lifecycle.await_rerun).
+    awaiting = bool(decoded) and state == TaskState.unscheduled.value
+    return TaskRecord(task_id, _decode_task(definition), decoded, retries_left, deadline, awaiting)
 
 
 def load_record(conn: sqlite3.Connection, task_id: str) -> TaskRecord | None:
@@ -193,7 +196,11 @@ def schedule_if_ready(
     conn: sqlite3.Connection, task_id: str, now_ms: int, messages: list[Message]
 ) -> None:
     dependent = load_record(conn, task_id)
-    if dependent is None or dependent.runs or now_ms >= dependent.deadline_ms:
+    if (
+        dependent is None
+        or dependent.state is not TaskState.unscheduled
+        or now_ms >= dependent.deadline_ms
+    ):
         return
     before = dependent.state
     messages += lifecycle.schedule(dependent, now_ms)

@@ -24,7 +24,7 @@ from clients.protocol.tasks import Task, TaskAndStatus, TaskStatus
 from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
-from . import client_txns, listings, queue_txns, task_txns
+from . import client_txns, listings, queue_txns, rerun_txns, task_txns
 from .client_txns import ClientRow
 from .queue_txns import Claimed
 from .schema import MIGRATIONS
@@ -131,6 +131,11 @@ class SQLiteStore(SQLiteArtifacts):
 
     async def rerun_task(self, task_id: str, now_ms: int) -> TaskStatus:
         return await self._change(task_id, lambda r: lifecycle.rerun(r, now_ms), now_ms)
+
+    async def rerun_subtree(
+        self, task_id: str, now_ms: int, authorize: rerun_txns.Authorize
+    ) -> tuple[TaskStatus, list[str]]:
+        return await self._write(rerun_txns.rerun_subtree, task_id, now_ms, authorize)
 
     async def cancel_task(self, task_id: str, now_ms: int) -> TaskStatus:
         return await self._change(task_id, lambda r: lifecycle.cancel(r, now_ms), now_ms)
