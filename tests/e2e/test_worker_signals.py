@@ -45,7 +45,9 @@ def image(engine: str, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def queue_overrides() -> dict[str, object]:
-    return {"claim_timeout_s": 4.0}
+    # Short enough that a killed worker's claim expires soon; long enough that a loaded
+    # machine still reclaims in time (the worker reclaims at half the time left).
+    return {"claim_timeout_s": 10.0}
 
 
 @contextlib.contextmanager
