@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +20,8 @@ from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
-from .keys import BLOB_URLS, BLOBS, BUS, HUB, SECRETS, SETTINGS, STORE
+from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, SECRETS, SETTINGS, STORE
+from .pulse import OutboxPublisher
 from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
@@ -55,6 +58,25 @@ async def errors(
     return error_response(request, error, dict(request.match_info), name)
 
 
+async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: drain the AMQP outbox while the app runs (only with --amqp-url)."""
+    settings = app[SETTINGS]
+    assert settings.amqp_url is not None
+    publisher = OutboxPublisher(
+        app[STORE],
+        app[BUS],
+        settings.amqp_url,
+        settings.amqp_exchange_prefix,
+        settings.amqp_max_backoff_s,
+    )
+    app[PUBLISHER] = publisher
+    loop = asyncio.create_task(publisher.run())
+    yield
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -72,7 +94,8 @@ def create_app(settings: Settings) -> web.Application:
     app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
-        store = await SQLiteStore.open(settings.database_path, app[BUS])
+        outbox = settings.amqp_url is not None
+        store = await SQLiteStore.open(settings.database_path, app[BUS], outbox=outbox)
         app[STORE] = store
         app[BLOBS] = LocalBlobStore(settings.blob_path)
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
@@ -82,6 +105,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(resolvers)
+    if settings.amqp_url is not None:
+        app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     add_blob_routes(app)
     return app

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from clients.client import Auth, Options, Queue
+from clients.serving import QueueVerifier
 
 from . import handlers  # noqa: F401  (registers the handlers)
-from .auth import QueueVerifier
 from .bindings import Bindings
 from .cron import Cron
 from .dispatch import bind, errors

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from clients.client import Queue
+from clients.serving import QueueVerifier
 
-from .auth import QueueVerifier
 from .bindings import Bindings
 from .cron import Cron
 from .firing import Firer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -24,8 +25,9 @@ from clients.protocol.tasks import Task, TaskAndStatus, TaskStatus
 from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
-from . import client_txns, listings, queue_txns, rerun_txns, task_txns
+from . import client_txns, listings, outbox, queue_txns, rerun_txns, task_txns
 from .client_txns import ClientRow
+from .outbox import OutboxRow
 from .queue_txns import Claimed
 from .schema import MIGRATIONS
 from .sqlite_artifacts import SQLiteArtifacts
@@ -60,20 +62,33 @@ def _migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+def _with_outbox(
+    conn: sqlite3.Connection, fn: Callable[..., tuple[T, list[Message]]], *args: Any
+) -> tuple[T, list[Message]]:
+    """fn's transaction, plus an outbox row for each of its messages (outbox.py)."""
+    result, messages = fn(conn, *args)
+    if messages:
+        outbox.insert_messages(conn, messages, int(time.time() * 1000))
+    return result, messages
+
+
 class SQLiteStore(SQLiteArtifacts):
-    def __init__(self, db: aiosqlite.Connection, bus: Bus) -> None:
+    def __init__(self, db: aiosqlite.Connection, bus: Bus, *, outbox: bool = False) -> None:
         self._db = db
         self._bus = bus
+        self._outbox = outbox
 
     @classmethod
-    async def open(cls, path: Path | str, bus: Bus) -> SQLiteStore:
+    async def open(cls, path: Path | str, bus: Bus, *, outbox: bool = False) -> SQLiteStore:
+        """Open (and migrate) the database; with ``outbox``, every transaction also writes
+        its messages to the AMQP outbox."""
         db = await aiosqlite.connect(str(path), isolation_level=None)
         await db.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode: a commit survives the process being killed; only a power loss
         # may lose the last transactions (protocol.md, "Durability").
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA busy_timeout = 10000")
-        store = cls(db, bus)
+        store = cls(db, bus, outbox=outbox)
         await store._call(_migrate)
         return store
 
@@ -95,6 +110,8 @@ class SQLiteStore(SQLiteArtifacts):
     async def _commit_and_publish(
         self, fn: Callable[..., tuple[T, list[Message]]], args: tuple[Any, ...]
     ) -> T:
+        if self._outbox:
+            fn, args = _with_outbox, (fn, *args)
         outcome: tuple[T, list[Message]] = await self._call(
             _in_transaction, "BEGIN IMMEDIATE", fn, args
         )
@@ -345,6 +362,20 @@ class SQLiteStore(SQLiteArtifacts):
 
     async def list_clients(self, prefix: str, page: Page) -> tuple[list[ClientRow], str | None]:
         return await self._read(client_txns.list_clients, prefix, page)
+
+    # -- the AMQP outbox ---------------------------------------------------------------------------
+
+    async def outbox_rows(self, limit: int) -> list[OutboxRow]:
+        return await self._read(outbox.pending_rows, limit)
+
+    async def outbox_delete(self, up_to_seq: int) -> int:
+        """Delete the rows the broker confirmed (seq <= up_to_seq)."""
+        return await self._call(
+            _in_transaction, "BEGIN IMMEDIATE", outbox.delete_published, (up_to_seq,)
+        )
+
+    async def outbox_backlog(self) -> int:
+        return await self._read(outbox.backlog)
 
     async def healthy(self) -> bool:
         def probe(conn: sqlite3.Connection) -> bool:

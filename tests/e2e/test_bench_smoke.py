@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("lifecycle throughput", "claim latency p50", "claim latency p99")
+FIGURES = (
+    "lifecycle throughput",
+    "claim latency p50",
+    "claim latency p99",
+    "artifact upload",
+    "artifact download",
+    "raw file copy to disk",
+    "upload / raw copy",
+    "download / raw copy",
+)
 
 
 def test_bench_smoke_prints_every_figure() -> None:
