@@ -16,7 +16,8 @@ from clients.protocol import tasks as t
 from clients.protocol.states import ReasonResolved, RunState
 from clients.protocol.times import format_ms
 
-from ..core.tokens import QUEUE_ISSUER, derive_token
+from ..bus import Waiter
+from ..core.tokens import QUEUE_ISSUER
 from ..dispatch import Call, handles
 from ..keys import BUS, SECRETS, SETTINGS, STORE
 from ..store.queue_txns import Claimed
@@ -28,10 +29,9 @@ def queue_credentials(
     call: Call, name: str, scopes: list[str], expiry_ms: int
 ) -> t.TaskCredentials:
     """Named temporary credentials issued by the queue, from now until `expiry_ms`."""
-    secrets = call.app[SECRETS]
     credentials = hawk.create_temporary_credentials(
         issuer_client_id=QUEUE_ISSUER,
-        issuer_access_token=derive_token(secrets.secret_key, QUEUE_ISSUER, ""),
+        issuer_access_token=call.app[SECRETS].queue_issuer_token,
         start_ms=call.now_ms(),
         expiry_ms=expiry_ms,
         scopes=scopes,
@@ -109,19 +109,24 @@ async def claim_work(call: Call) -> t.ClaimWorkResponse:
         await asyncio.sleep(max(0.0, deadline - time.monotonic()))
         return t.ClaimWorkResponse(tasks=[])
     with bus.waiting(queue) as woken:
-        while True:
-            woken.clear()
-            now = call.now_ms()
-            claimed = await _claim_once(call, queue, request, now)
-            if claimed:
-                return await _answer(call, claimed, request)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return t.ClaimWorkResponse(tasks=[])
-            try:
-                await asyncio.wait_for(woken.wait(), remaining)
-            except TimeoutError:
-                return t.ClaimWorkResponse(tasks=[])
+        claimed = await _claim_when_woken(call, queue, request, woken, deadline)
+    return await _answer(call, claimed, request)
+
+
+async def _claim_when_woken(
+    call: Call, queue: str, request: t.ClaimWorkRequest, woken: Waiter, deadline: float
+) -> list[Claimed]:
+    """Claim now, and again after each wake-up, until something is claimed or time is up."""
+    while True:
+        woken.clear()
+        claimed = await _claim_once(call, queue, request, call.now_ms())
+        remaining = deadline - time.monotonic()
+        if claimed or remaining <= 0:
+            return claimed
+        try:
+            await asyncio.wait_for(woken.wait(), remaining)
+        except TimeoutError:
+            return []
 
 
 async def _claim_once(
@@ -151,6 +156,8 @@ async def _claim_once(
 async def _answer(
     call: Call, claimed: list[Claimed], request: t.ClaimWorkRequest
 ) -> t.ClaimWorkResponse:
+    if not claimed:
+        return t.ClaimWorkResponse(tasks=[])
     transport = call.request.transport
     if transport is None or transport.is_closing():
         await call.app[STORE].release_claims(claimed, call.now_ms())

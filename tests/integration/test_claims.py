@@ -54,6 +54,25 @@ async def test_waiting_claim_is_answered_when_a_task_is_created(queue: RunningQu
     assert [c["status"]["taskId"] for c in claims] == [task_id]
 
 
+async def test_runs_created_together_reach_every_waiting_worker(queue: RunningQueue) -> None:
+    """Each new run wakes one waiter; wake-ups are passed on, so none is left unheard."""
+    options = queue.root_options()
+    async with aiohttp.ClientSession() as session:
+        q = taskcluster.aio.Queue(options, session=session)
+        waiting = [
+            asyncio.create_task(
+                q.claimWork("prov/many", {"workerGroup": "g", "workerId": f"w{i}", "tasks": 1})
+            )
+            for i in range(5)
+        ]
+        await wait_for_waiters(queue, "prov/many", 5)
+        created = [slugid.nice() for _ in range(5)]
+        await asyncio.gather(*(q.createTask(i, task_definition("prov/many")) for i in created))
+        answers = await asyncio.gather(*waiting)
+    claimed = [c["status"]["taskId"] for answer in answers for c in answer["tasks"]]
+    assert sorted(claimed) == sorted(created)
+
+
 async def wait_for_waiters(queue: RunningQueue, queue_id: str, count: int) -> None:
     """Until `count` claimWork calls wait on the queue (the server's own count)."""
     bus = queue.runner.app[BUS]

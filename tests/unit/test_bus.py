@@ -55,3 +55,35 @@ async def test_wake_reaches_only_waiters_of_that_task_queue() -> None:
         assert bus.waiting_count("p/a") == 1
         bus.publish([pending_message("p/b")])
         assert (a.is_set(), b.is_set()) == (False, True)
+
+
+async def test_a_pending_run_wakes_one_waiter_the_one_waiting_longest() -> None:
+    bus = Bus()
+    with bus.waiting("p/w") as first, bus.waiting("p/w") as second:
+        bus.publish([pending_message("p/w")])
+        assert (first.is_set(), second.is_set()) == (True, False)
+        bus.publish([pending_message("p/w")])
+        assert second.is_set()
+
+
+async def test_a_waiter_looking_for_work_again_can_be_woken_again() -> None:
+    bus = Bus()
+    with bus.waiting("p/w") as first, bus.waiting("p/w") as second:
+        bus.wake("p/w")
+        first.clear()
+        bus.wake("p/w")
+        assert (first.is_set(), second.is_set()) == (False, True)
+        bus.wake("p/w")
+        assert first.is_set()
+
+
+async def test_a_wake_up_a_leaving_waiter_did_not_use_goes_to_another() -> None:
+    bus = Bus()
+    with bus.waiting("p/w") as staying:
+        with bus.waiting("p/w") as leaving:
+            bus.wake("p/w")
+            bus.wake("p/w")
+            assert leaving.is_set() and staying.is_set()
+            staying.clear()
+        assert staying.is_set()
+    assert bus.waiting_count("p/w") == 0
