@@ -24,6 +24,10 @@ from .store.base import Store
 __all__ = ["FAR_FUTURE_MS", "Authenticator", "Caller", "Verified"]
 
 CLIENT_CACHE_S = 5.0
+# Expanded scope sets by the scopes they were expanded from: the roles are fixed for the
+# server's life, so an expansion never goes stale. Bounded: a run's credentials are used a few
+# times (reclaims, artifacts, its report) and then never again.
+EXPANSION_CACHE_SIZE = 4096
 
 
 FAR_FUTURE_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: credentials that do not expire
@@ -67,15 +71,28 @@ class Authenticator:
         self._store = store
         self._secrets = secrets
         self._roles = RoleIndex({**(roles or {}), "anonymous": anonymous_scopes})
-        self._anonymous = Caller("", ScopeSet(self._expand(["assume:anonymous"])))
+        self._expanded: dict[tuple[str, ...], ScopeSet] = {}
+        self._anonymous = Caller("", ScopeSet(expand(["assume:anonymous"], self._roles)))
         self._cache: dict[str, tuple[float, _Issuer | None]] = {}
+        self._queue_issuer = _Issuer(secrets.queue_issuer_token, ("*",))
 
     def expand(self, scopes: list[str]) -> list[str]:
         """The scopes with every role they assume expanded (without the anonymous role)."""
         return expand(scopes, self._roles)
 
-    def _expand(self, scopes: list[str]) -> list[str]:
-        return expand([*scopes, "assume:anonymous"], self._roles)
+    def _expand(self, scopes: tuple[str, ...]) -> ScopeSet:
+        """The scopes plus `assume:anonymous`, expanded, as a ScopeSet (cached)."""
+        if all(map(RoleIndex.grants_nothing, scopes)):
+            # The usual case of a run's credentials (queue:resolve-task:<taskId>/<runId>...):
+            # nothing to expand but the anonymous role, which was expanded once.
+            return self._anonymous.scopes.union(scopes)
+        found = self._expanded.get(scopes)
+        if found is None:
+            found = ScopeSet(expand([*scopes, "assume:anonymous"], self._roles))
+            if len(self._expanded) >= EXPANSION_CACHE_SIZE:
+                del self._expanded[next(iter(self._expanded))]  # the oldest entry
+            self._expanded[scopes] = found
+        return found
 
     def forget(self, client_id: str) -> None:
         """Drop a cached client after it changed here."""
@@ -85,7 +102,7 @@ class Authenticator:
         if client_id == ROOT_CLIENT_ID:
             return _Issuer(self._secrets.root_access_token, ("*",))
         if client_id == QUEUE_ISSUER:
-            return _Issuer(derive_token(self._secrets.secret_key, QUEUE_ISSUER, ""), ("*",))
+            return self._queue_issuer
         cached = self._cache.get(client_id)
         if cached is not None and cached[0] > now:
             return cached[1]
@@ -149,7 +166,7 @@ class Authenticator:
     def _caller(
         self, parsed: hawk.ParsedHeader | hawk.ParsedBewit, issuer: _Issuer, now: float
     ) -> Caller:
-        scopes = self._expand(list(issuer.scopes))
+        scopes = self._expand(issuer.scopes)
         cert = parsed.certificate
         if cert is not None:
             hawk.verify_certificate(
@@ -158,17 +175,16 @@ class Authenticator:
                 issuer_access_token=issuer.access_token,
                 now_ms=int(now * 1000),
             )
-            held = ScopeSet(scopes)
-            if cert.issuer and not held.satisfies(f"auth:create-client:{parsed.id}"):
+            if cert.issuer and not scopes.satisfies(f"auth:create-client:{parsed.id}"):
                 raise _failed(f"issuer `{cert.issuer}` may not create client `{parsed.id}`")
-            if not satisfies_all(held, cert.scopes):
+            if not satisfies_all(scopes, cert.scopes):
                 raise _failed("the certificate's scopes are not all held by its issuer")
-            scopes = self._expand(list(cert.scopes))
+            scopes = self._expand(cert.scopes)
         if parsed.authorized_scopes is not None:
-            if not satisfies_all(ScopeSet(scopes), parsed.authorized_scopes):
+            if not satisfies_all(scopes, parsed.authorized_scopes):
                 raise _failed("authorizedScopes must be a subset of the client's scopes")
-            scopes = self._expand(list(parsed.authorized_scopes))
-        return Caller(parsed.id, ScopeSet(scopes))
+            scopes = self._expand(parsed.authorized_scopes)
+        return Caller(parsed.id, scopes)
 
 
 def _host_and_port(request: web.Request) -> tuple[str, int]:

@@ -10,7 +10,10 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+from .core.tokens import QUEUE_ISSUER, derive_token
 
 __all__ = ["ROOT_CLIENT_ID", "ServerSecrets", "load_secrets"]
 
@@ -21,6 +24,11 @@ ROOT_CLIENT_ID = "root"
 class ServerSecrets:
     root_access_token: str
     secret_key: bytes
+
+    @cached_property
+    def queue_issuer_token(self) -> str:
+        """The token of the identity that signs the credentials handed out with each claim."""
+        return derive_token(self.secret_key, QUEUE_ISSUER, "")
 
     def __repr__(self) -> str:
         return "ServerSecrets(<hidden>)"

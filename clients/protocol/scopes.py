@@ -105,6 +105,19 @@ class ScopeSet:
         """
         return self._star_match(scope, len(scope) - 1 if scope.endswith("*") else len(scope) + 1)
 
+    def union(self, extra: Iterable[str]) -> ScopeSet:
+        """This set with `extra` added, normalized. Costs O(len(extra)) when no scope in
+        `extra` ends in ``*`` (such a scope cannot make a held one redundant)."""
+        added = set(_not_a_string(extra)) - self._exact
+        if any(s.endswith("*") for s in added):
+            return ScopeSet([*self.scopes, *added])
+        kept = [s for s in added if not self._covered(s)]
+        joined = ScopeSet(())
+        joined._prefixes, joined._lengths = self._prefixes, self._lengths
+        joined.scopes = tuple(sorted((*self.scopes, *kept)))
+        joined._exact = self._exact.union(kept)
+        return joined
+
     def satisfies(self, required: str) -> bool:
         """Whether this set satisfies the single required scope `required`."""
         return required in self._exact or self._star_match(required, len(required) + 1)
@@ -303,6 +316,16 @@ class RoleIndex:
         self._ids = sorted(self._roles)
         self._stars = {r[:-1]: s for r, s in self._roles.items() if r.endswith("*")}
         self._star_lengths = sorted({len(p) for p in self._stars})
+
+    @staticmethod
+    def grants_nothing(scope: str) -> bool:
+        """Whether the held `scope` grants no role, whatever the roles are: it neither
+        assumes one nor ends in a ``*`` that could cover an ``assume:`` scope."""
+        if scope.startswith(_ASSUME):
+            return False
+        return not scope.endswith("*") or not (
+            _ASSUME.startswith(scope[:-1]) or scope.startswith(_ASSUME)
+        )
 
     def grants(self, scope: str) -> set[str]:
         """The scopes that the single held `scope` grants directly (one step, no recursion)."""

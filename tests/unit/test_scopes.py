@@ -572,3 +572,34 @@ def test_role_index_agrees_with_naive_definition() -> None:
         for _ in range(10):
             scope = rng.choice(["", "assume:", "assum", "x:"]) + word(4)
             assert index.grants(scope) == _naive_grants(scope, roles), (scope, roles)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["queue:resolve-task:abc/0", "queue:get-task:x"],  # the second already covered
+        ["b:1", "a:2", "b:1"],
+        ["queue:*", "z:1"],  # a star scope that makes held ones redundant
+        ["*"],
+    ],
+)
+def test_union_is_the_normalized_set_of_both(extra: list[str]) -> None:
+    held = ScopeSet(["queue:get-task:*", "a:1", "assume:anonymous"])
+    joined = held.union(extra)
+    expected = ScopeSet([*held.scopes, *extra])
+    assert joined.scopes == expected.scopes
+    for probe in ["queue:get-task:y", "queue:other", "b:1", "b:2", "z:1", "x"]:
+        assert joined.satisfies(probe) == expected.satisfies(probe)
+
+
+@pytest.mark.parametrize(
+    "scope", ["queue:x", "queue:x*", "a*", "assu*", "assume:*", "assume:repo:x", "*", ""]
+)
+def test_a_scope_said_to_grant_nothing_grants_no_role(scope: str) -> None:
+    roles = RoleIndex({"anonymous": ["s:1"], "repo:*": ["r:<..>"], "queue:x": ["q:1"]})
+    if RoleIndex.grants_nothing(scope):
+        assert roles.grants(scope) == set()
+    assert RoleIndex.grants_nothing(scope) == (
+        not scope.startswith("assume:") and scope not in ("a*", "assu*", "*")
+    )
