@@ -2,7 +2,8 @@
 
 aiosqlite runs every call in the connection's own thread; doing a whole transaction in one
 such call (instead of one hop per statement) is what makes the store fast on two cores
-(ARCHITECTURE.md, "Where the speed comes from"). Messages are published after the commit.
+(ARCHITECTURE.md, "Where the speed comes from"). Concurrent writers' transactions are grouped
+into one commit (batching.py). Messages are published after the commit, in commit order.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
 from . import client_txns, listings, outbox, queue_txns, rerun_txns, task_txns
+from .batching import CommitBatcher, Outcome
 from .client_txns import ClientRow
 from .outbox import OutboxRow
 from .queue_txns import Claimed
@@ -48,6 +50,40 @@ def _in_transaction(
         raise
     conn.execute("COMMIT")
     return result
+
+
+# One write transaction of a batch: fn(conn, *args) -> (result, messages).
+WriteJob = tuple[Callable[..., tuple[Any, list[Message]]], tuple[Any, ...]]
+
+
+def _commit_batch(conn: sqlite3.Connection, jobs: list[WriteJob]) -> list[Outcome]:
+    """Run the jobs in one transaction, each in a savepoint, and commit (batching.py)."""
+    if len(jobs) == 1:  # alone: no savepoint needed, its error undoes the whole transaction
+        fn, args = jobs[0]
+        try:
+            return [(True, _in_transaction(conn, "BEGIN IMMEDIATE", fn, args))]
+        except Exception as error:
+            return [(False, error)]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = [_in_savepoint(conn, fn, args) for fn, args in jobs]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return outcomes
+
+
+def _in_savepoint(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> Outcome:
+    conn.execute("SAVEPOINT job")
+    try:
+        result = fn(conn, *args)
+    except Exception as error:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return False, error
+    conn.execute("RELEASE job")
+    return True, result
 
 
 def _migrate(conn: sqlite3.Connection) -> int:
@@ -77,6 +113,7 @@ class SQLiteStore(SQLiteArtifacts):
         self._db = db
         self._bus = bus
         self._outbox = outbox
+        self._writer: CommitBatcher[WriteJob] = CommitBatcher(self._commit_and_publish)
 
     @classmethod
     async def open(cls, path: Path | str, bus: Bus, *, outbox: bool = False) -> SQLiteStore:
@@ -92,7 +129,13 @@ class SQLiteStore(SQLiteArtifacts):
         await store._call(_migrate)
         return store
 
+    @property
+    def commits(self) -> int:
+        """How many batches of write transactions have been committed (tests count them)."""
+        return self._writer.batches
+
     async def close(self) -> None:
+        await self._writer.wait_idle()
         await self._db.close()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -104,19 +147,22 @@ class SQLiteStore(SQLiteArtifacts):
         return await self._call(_in_transaction, "BEGIN", fn, args)
 
     async def _write(self, fn: Callable[..., tuple[T, list[Message]]], *args: Any) -> T:
-        """Commit fn's transaction and publish its messages, even if the caller is cancelled."""
-        return await asyncio.shield(asyncio.ensure_future(self._commit_and_publish(fn, args)))
-
-    async def _commit_and_publish(
-        self, fn: Callable[..., tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> T:
+        """Commit fn's transaction (in a batch with others) and publish its messages; both
+        happen even if the caller is cancelled."""
         if self._outbox:
             fn, args = _with_outbox, (fn, *args)
-        outcome: tuple[T, list[Message]] = await self._call(
-            _in_transaction, "BEGIN IMMEDIATE", fn, args
-        )
-        self._bus.publish(outcome[1])
-        return outcome[0]
+        return cast(T, await asyncio.shield(self._writer.submit((fn, args))))
+
+    async def _commit_and_publish(self, jobs: list[WriteJob]) -> list[Outcome]:
+        outcomes: list[Outcome] = await self._call(_commit_batch, jobs)
+        answers: list[Outcome] = []
+        for ok, value in outcomes:
+            if ok:
+                result, messages = cast(tuple[object, list[Message]], value)
+                self._bus.publish(messages)
+                value = result
+            answers.append((ok, value))
+        return answers
 
     # -- tasks ------------------------------------------------------------------------------
 
