@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_ANONYMOUS_SCOPES", "Settings", "parse_settings"]
+__all__ = ["DEFAULT_ANONYMOUS_SCOPES", "EVENT_LOOPS", "Settings", "parse_settings"]
+
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 # What anyone may do without credentials: read tasks, groups, queues, workers and public
 # artifacts (protocol.md, "Auth"). Nothing that changes state.
@@ -60,6 +62,7 @@ class Settings:
     roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
     events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
     # fall behind by before it is dropped
+    event_loop: str = "auto"  # INFRAX_EVENT_LOOP: auto (uvloop when installed), uvloop, asyncio
 
     @property
     def database_path(self) -> Path:
@@ -113,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
         help="messages an event-stream subscriber may fall behind by before it is dropped [1000]",
     )
     parser.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        help="auto: uvloop when it is installed, else asyncio's own [INFRAX_EVENT_LOOP, auto]",
+    )
+    parser.add_argument(
         "--anonymous-scope",
         action="append",
         dest="anonymous_scopes",
@@ -164,6 +172,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         ("public_url", "INFRAX_PUBLIC_URL"),
         ("amqp_url", "INFRAX_AMQP_URL"),
         ("amqp_exchange_prefix", "INFRAX_AMQP_EXCHANGE_PREFIX"),
+        ("event_loop", "INFRAX_EVENT_LOOP"),
     ):
         given = getattr(args, name) or env.get(variable)
         if given:
@@ -178,4 +187,6 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         values["anonymous_scopes"] = tuple(args.anonymous_scopes)
     elif "INFRAX_ANONYMOUS_SCOPES" in env:
         values["anonymous_scopes"] = tuple(env["INFRAX_ANONYMOUS_SCOPES"].split())
+    if values.get("event_loop", "auto") not in EVENT_LOOPS:
+        _parser().error(f"INFRAX_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}")
     return Settings(data_dir=Path(data_dir), **values)  # type: ignore[arg-type]
