@@ -85,9 +85,11 @@ class QueueClient:
         found: dict[str, Any] = _decode(raw)
         return found
 
-    async def create_task(self, task_queue_id: str) -> str:
+    async def create_task(self, task_queue_id: str, dependencies: list[str] | None = None) -> str:
         task_id = new_slugid()
         definition = task_definition(task_queue_id, time.time())
+        if dependencies:
+            definition["dependencies"] = dependencies
         await self.call("PUT", f"/task/{task_id}", definition)
         return task_id
 

@@ -8,10 +8,20 @@ import platform
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Figure", "machine", "percentile", "render", "summarize"]
+__all__ = [
+    "Figure",
+    "compare",
+    "load",
+    "machine",
+    "percentile",
+    "render",
+    "render_markdown",
+    "summarize",
+    "with_target",
+]
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,9 @@ class Figure:
     low: float
     high: float
     rounds: int
+    baseline: str = ""  # what it is compared with, measured in the same run, and its median
+    ratio: float | None = None  # this figure over the baseline (median of per-round ratios)
+    target: str = ""
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -31,11 +44,44 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def summarize(name: str, unit: str, per_round: Sequence[float]) -> Figure:
+def summarize(name: str, unit: str, per_round: Sequence[float], target: str = "") -> Figure:
     """The median over rounds, and min-max over rounds as the spread."""
     return Figure(
-        name, unit, statistics.median(per_round), min(per_round), max(per_round), len(per_round)
+        name,
+        unit,
+        statistics.median(per_round),
+        min(per_round),
+        max(per_round),
+        len(per_round),
+        target=target,
     )
+
+
+def compare(
+    figure: Figure,
+    baseline_name: str,
+    baseline_per_round: Sequence[float],
+    ratios: Sequence[float] | None = None,
+    target: str = "",
+) -> Figure:
+    """The figure against a baseline measured in the same run: per-round `ratios` when the two
+    were measured in the same rounds, else the ratio of the medians."""
+    base = statistics.median(baseline_per_round)
+    ratio = statistics.median(ratios) if ratios else figure.median / base
+    label = f"{baseline_name} {_number(base)}"
+    return replace(figure, baseline=label, ratio=ratio, target=target or figure.target)
+
+
+def with_target(figure: Figure, target: str) -> Figure:
+    return replace(figure, target=target)
+
+
+def load() -> str:
+    """The 1-minute load average now (how busy the machine was while a figure ran)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def _cpu_model() -> str:
@@ -62,14 +108,28 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
+HEADER = ("figure", "unit", "median", "spread (min-max)", "rounds", "baseline", "ratio", "target")
+
+
+def _cells(figure: Figure) -> tuple[str, ...]:
+    spread = f"{_number(figure.low)}-{_number(figure.high)}"
+    ratio = "" if figure.ratio is None else f"{figure.ratio:.2f}x"
+    return (
+        figure.name,
+        figure.unit,
+        _number(figure.median),
+        spread,
+        str(figure.rounds),
+        figure.baseline,
+        ratio,
+        figure.target,
+    )
+
+
 def render(title: str, notes: Sequence[str], figures: Sequence[Figure]) -> str:
-    header = ("figure", "unit", "median", "spread (min-max over rounds)", "rounds")
-    rows = [
-        (f.name, f.unit, _number(f.median), f"{_number(f.low)}-{_number(f.high)}", str(f.rounds))
-        for f in figures
-    ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    right = {2, 3, 4}
+    rows = [_cells(f) for f in figures]
+    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+    right = {2, 3, 4, 6}
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
@@ -78,4 +138,15 @@ def render(title: str, notes: Sequence[str], figures: Sequence[Figure]) -> str:
         ).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    return "\n".join([title, *notes, "", line(header), rule, *(line(row) for row in rows)])
+    return "\n".join([title, *notes, "", line(HEADER), rule, *(line(row) for row in rows)])
+
+
+def render_markdown(title: str, notes: Sequence[str], figures: Sequence[Figure]) -> str:
+    """The same table in Markdown, for docs/benchmarks.md."""
+    lines = [f"**{title}**", "", *(f"- {note}" for note in notes), ""]
+    lines.append("| " + " | ".join(HEADER) + " |")
+    lines.append("|" + "|".join(" --- " for _ in HEADER) + "|")
+    for figure in figures:
+        cells = [c.strip().replace("|", "\\|") or "-" for c in _cells(figure)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

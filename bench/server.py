@@ -8,7 +8,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +72,17 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def running_queue(*extra_args: str) -> AsyncIterator[QueueProcess]:
-    """Start `infrax queue` on 127.0.0.1, port 0, in a fresh temporary data directory."""
+async def running_queue(
+    *extra_args: str, prepare: Callable[[Path], Awaitable[None]] | None = None
+) -> AsyncIterator[QueueProcess]:
+    """Start `infrax queue` on 127.0.0.1, port 0, in a fresh temporary data directory;
+    `prepare(data_dir)` fills it first, when given."""
     token = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="infrax-bench-") as tmp:
         data_dir = Path(tmp) / "data"
+        if prepare is not None:
+            data_dir.mkdir()
+            await prepare(data_dir)
         env = {**os.environ, "INFRAX_ROOT_ACCESS_TOKEN": token}
         args = [*infrax_command(), "queue", "--data-dir", str(data_dir), "--port", "0"]
         # Opening a fresh file in a temporary directory does not block the loop measurably.

@@ -17,6 +17,9 @@ from .settings import Settings, parse_settings
 __all__ = ["command", "serve"]
 
 READ_BUFSIZE = 256 * 1024  # request bodies are read in chunks of up to this (artifact uploads)
+# Connections waiting to be accepted: thousands of workers reconnect at once after a restart
+# (the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 4096
 
 
 async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
@@ -31,7 +34,7 @@ async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
         read_bufsize=READ_BUFSIZE,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
     await site.start()
     port = runner.addresses[0][1] if settings.port == 0 else settings.port
     root_url = settings.public_url or f"http://{settings.host}:{port}"

@@ -1,4 +1,8 @@
-"""`python -m bench --smoke` runs end to end and prints every figure, so the suite never rots."""
+"""`python -m bench --smoke` runs end to end and prints every figure, so the suite never rots.
+
+The smoke sizes are tiny and nothing here looks at how fast anything was: only that every
+figure was measured (a positive median) and compared with its baseline where it has one.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,32 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = (
-    "lifecycle throughput",
-    "claim latency p50",
-    "claim latency p99",
-    "artifact upload",
-    "artifact download",
-    "raw file copy to disk",
-    "upload / raw copy",
-    "download / raw copy",
-)
+# figure -> whether it carries a baseline measured in the same run (and so a ratio)
+FIGURES = {
+    "lifecycle throughput": True,
+    "lifecycle throughput (vs RQ)": True,
+    "server CPU per task": False,
+    "claim latency p50": False,
+    "claim latency p99": False,
+    "claim throughput, 10 pending": False,
+    "claim throughput, 100 pending": True,
+    "claim throughput, 1,000 pending": True,
+    "claim throughput, 100 pending over 10 queues": True,
+    "claim latency p99, 50 waiting": False,
+    "server RSS, 50 waiting": True,
+    "chain of 10: per link (claim, report, next pending)": False,
+    "fan-out 100: report that schedules them": False,
+    "fan-out 100 vs 10 dependents": True,
+    "fan-out per dependent scheduled": True,
+    "fan-in: createTask with 100 dependencies": False,
+    "fan-in: per dependency resolved (8 workers)": True,
+    "artifact upload": True,
+    "artifact download": True,
+}
+DOCKER_FIGURES = {"docker task submit-to-resolved": True}
 
 
-DOCKER_FIGURES = (
-    "docker task submit-to-resolved",
-    "raw docker run --rm",
-    "worker overhead (task / raw)",
-)
+BASELINE_FIGURES = ("lifecycle throughput", "lifecycle throughput (vs RQ)")
 
 
 def _docker_answers() -> bool:
@@ -33,19 +46,46 @@ def _docker_answers() -> bool:
     return docker_available()
 
 
-def test_bench_smoke_prints_every_figure() -> None:
+def _baselines_run_here() -> bool:
+    """Celery and RQ installed and Redis answering (the smoke run skips them otherwise)."""
+    import asyncio
+
+    from bench.baselines import missing_baselines
+
+    return asyncio.run(missing_baselines()) is None
+
+
+def _rows(markdown: str) -> dict[str, list[str]]:
+    """Table rows of the Markdown output by figure name: [unit, median, spread, rounds,
+    baseline, ratio, target]."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 8:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_bench_smoke_prints_every_figure_with_its_baseline(tmp_path: Path) -> None:
+    results = tmp_path / "results.md"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke"],
+        [sys.executable, "-m", "bench", "--smoke", "--markdown", str(results)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    rows = _rows(results.read_text())
     with_docker = os.environ.get("INFRAX_REQUIRE_DOCKER") == "1" or _docker_answers()
-    expected = FIGURES + (DOCKER_FIGURES if with_docker else ())
-    for figure in expected:
+    expected = {**FIGURES, **(DOCKER_FIGURES if with_docker else {})}
+    if not _baselines_run_here():
+        expected |= dict.fromkeys(BASELINE_FIGURES, False)
+        del expected["lifecycle throughput (vs RQ)"]
+    for figure, compared in expected.items():
         assert figure in rows, done.stdout
-        median = rows[figure].split()[-3]
-        assert float(median.replace(",", "")) > 0, rows[figure]
+        _unit, median, _spread, rounds, baseline, ratio, _target = rows[figure]
+        assert float(median.replace(",", "")) > 0 and rounds == "1", rows[figure]
+        if compared:
+            assert baseline != "-" and float(ratio.rstrip("x")) > 0, rows[figure]
+    assert "lifecycle throughput" in done.stdout  # and the same table on stdout
