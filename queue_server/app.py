@@ -18,6 +18,7 @@ from .keys import BUS, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
 from .secrets import load_secrets
 from .settings import Settings
+from .store.base import Store
 from .store.sqlite import SQLiteStore
 
 __all__ = ["create_app"]
@@ -49,14 +50,23 @@ async def errors(
     return error_response(request, error, dict(request.match_info), name)
 
 
+async def open_store(settings: Settings, bus: Bus) -> Store:
+    """PostgreSQL when a database URL is given, else SQLite in the data directory."""
+    if settings.database_url is None:
+        return await SQLiteStore.open(settings.database_path, bus)
+    from .store.postgres import PostgresStore  # asyncpg is the optional extra `postgres`
+
+    return await PostgresStore.open(settings.database_url, bus, settings.database_pool_size)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[BUS] = Bus()
-    app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token, settings.secret_key)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
-        store = await SQLiteStore.open(settings.database_path, app[BUS])
+        store = await open_store(settings, app[BUS])
         app[STORE] = store
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
         yield
