@@ -9,17 +9,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from clients.protocol.errors import ApiError, ErrorCode
+from clients.protocol.stream import CLOSE_GOING_AWAY
 
 from . import handlers  # noqa: F401  (registers the handlers)
 from .auth import Authenticator
 from .bus import Bus
 from .dispatch import AUTHENTICATOR, bind, error_response
-from .keys import BUS, SECRETS, SETTINGS, STORE
+from .keys import BUS, HUB, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
 from .secrets import load_secrets
 from .settings import Settings
 from .store.base import Store
 from .store.sqlite import SQLiteStore
+from .streams import Hub
 
 __all__ = ["create_app"]
 
@@ -64,6 +66,13 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token, settings.secret_key)
+    app[HUB] = Hub(settings.events_buffer)
+    app[BUS].subscribe(app[HUB].publish)
+
+    async def close_streams(app: web.Application) -> None:
+        app[HUB].close_all(CLOSE_GOING_AWAY, "the server is shutting down")
+
+    app.on_shutdown.append(close_streams)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings, app[BUS])

@@ -56,6 +56,8 @@ class Settings:
     resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+    events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
+    # fall behind by before it is dropped
 
     @property
     def database_path(self) -> Path:
@@ -88,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
     parser.add_argument(
+        "--events-buffer",
+        type=int,
+        help="messages an event-stream subscriber may fall behind by before it is dropped [1000]",
+    )
+    parser.add_argument(
         "--anonymous-scope",
         action="append",
         dest="anonymous_scopes",
@@ -107,6 +114,7 @@ _NUMBERS = {
     "max_body_bytes": ("INFRAX_MAX_BODY_BYTES", int),
     "resolver_interval": ("INFRAX_RESOLVER_INTERVAL", float),
     "expiry_interval": ("INFRAX_EXPIRY_INTERVAL", float),
+    "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
 }
 _FIELDS = {
     "claim_timeout": "claim_timeout_s",

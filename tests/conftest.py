@@ -1,14 +1,23 @@
 """Shared fixtures: a real queue server on 127.0.0.1, port 0, with its own event loop, on
-each store: SQLite, and PostgreSQL in a schema of its own (tests/postgres.py)."""
+each store (SQLite, and PostgreSQL in a schema of its own: tests/postgres.py); a real Docker
+engine and the local busybox test image.
+
+A test that needs Docker (it uses `docker_client` or `busybox_image`, or is marked `docker`)
+skips where no engine answers, unless INFRAX_REQUIRE_DOCKER=1 (set by `.ci/run`): then the skip
+is reported as a failure, so CI can never pass by silently skipping the Docker tests.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 from aiohttp import web
 
@@ -16,6 +25,7 @@ from clients.protocol.events import Message
 from queue_server.keys import BUS
 from queue_server.main import serve
 from queue_server.settings import Settings
+from tests.images import busybox_image as build_busybox_image
 from tests.postgres import STORES, postgres_schema
 
 ROOT_TOKEN = "root-access-token-for-tests-only-0123456789"
@@ -151,3 +161,49 @@ def queue(
         yield running
     finally:
         stop_queue(running, thread)
+
+
+# marker -> the variable that turns a skip of a test carrying it into a failure
+REQUIRED_WHEN_SET = {"docker": "INFRAX_REQUIRE_DOCKER"}
+DOCKER_FIXTURES = frozenset({"docker_client", "busybox_image"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if not report.skipped:
+        return report
+    for marker, variable in REQUIRED_WHEN_SET.items():
+        if item.get_closest_marker(marker) and os.environ.get(variable) == "1":
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            report.outcome = "failed"
+            report.longrepr = f"{variable}=1, so this skip is a failure: {reason}"
+    return report
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the local Docker engine; skips the test when none answers."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except docker.errors.DockerException as error:
+        pytest.skip(f"no Docker engine answers ({error}); scripts/docker-engine starts one")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: docker.DockerClient) -> str:
+    """The tag of the local busybox test image, built once per run (tests/images.py)."""
+    return build_busybox_image(docker_client)

@@ -33,6 +33,8 @@ class Endpoint:
     scopes: ScopeExpr | None = None  # None: no authorization at all (health endpoints)
     query: tuple[str, ...] = ()
     stability: str = "stable"
+    # A websocket endpoint (`GET` upgraded): no body; its frames are in protocol/stream.py.
+    websocket: bool = False
     params: tuple[str, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -514,6 +516,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         },
         (),
         "experimental",
+    ),
+    # -- event stream -------------------------------------------------------------------------
+    Endpoint(
+        "events",
+        "queue",
+        "GET",
+        "/events",
+        "Receive the queue's messages live over a websocket, by exchange and routing key.",
+        None,
+        None,
+        {"AllOf": []},  # anyone may connect; each message is checked against its read scope
+        websocket=True,
     ),
     # -- health -------------------------------------------------------------------------------
     Endpoint(

@@ -69,5 +69,16 @@ def test_queue_prints_its_root_url_and_the_cli_manages_clients(served: tuple[str
     with pytest.raises(TaskclusterAuthFailure):
         q.status(slugid.nice())
     refused = infrax("auth", "--root-url", root_url, "list")
-    assert refused.returncode == 1
+    assert refused.returncode == 4
     assert "InsufficientScopes" in refused.stderr
+
+
+def test_cli_exit_codes_say_what_went_wrong(tmp_path: Path) -> None:
+    unconfigured = infrax("auth", "list")
+    assert unconfigured.returncode == 2
+    assert "TASKCLUSTER_ROOT_URL" in unconfigured.stderr
+    unreadable = infrax(
+        "auth", "--root-url", "http://127.0.0.1:9", "--data-dir", str(tmp_path), "list"
+    )
+    assert unreadable.returncode == 2
+    assert "root-credentials.json" in unreadable.stderr

@@ -1,0 +1,71 @@
+"""The typed infrax client: async, one method per endpoint of the table, with a sync wrapper.
+
+::
+
+    from clients.client import Queue
+
+    async with Queue.from_env() as queue:      # TASKCLUSTER_ROOT_URL, _CLIENT_ID, ...
+        await queue.create_task(task_id, definition)
+
+``SERVICE_CLIENTS`` maps each service of the endpoint table to its client class; a new
+service (hooks, worker-manager, ...) adds its class there, and a test checks that every
+endpoint of the table has its method.
+"""
+
+from __future__ import annotations
+
+from .auth import Auth
+from .errors import (
+    ApiCallError,
+    AuthenticationFailed,
+    ClientError,
+    ConfigurationError,
+    InputError,
+    InputTooLarge,
+    InsufficientScopes,
+    MethodNotAllowed,
+    RequestConflict,
+    ResourceExpired,
+    ResourceNotFound,
+    ResponseError,
+    ServerError,
+    TransportError,
+)
+from .events import Event, EventStream, EventStreamClosed, EventStreamError
+from .options import Options, credentials_from_env, credentials_of
+from .queue import Queue
+from .retry import RetryPolicy
+from .service import ServiceClient
+from .sync import SyncClient
+
+__all__ = [
+    "SERVICE_CLIENTS",
+    "ApiCallError",
+    "Auth",
+    "AuthenticationFailed",
+    "ClientError",
+    "ConfigurationError",
+    "Event",
+    "EventStream",
+    "EventStreamClosed",
+    "EventStreamError",
+    "InputError",
+    "InputTooLarge",
+    "InsufficientScopes",
+    "MethodNotAllowed",
+    "Options",
+    "Queue",
+    "RequestConflict",
+    "ResourceExpired",
+    "ResourceNotFound",
+    "ResponseError",
+    "RetryPolicy",
+    "ServerError",
+    "ServiceClient",
+    "SyncClient",
+    "TransportError",
+    "credentials_from_env",
+    "credentials_of",
+]
+
+SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {Queue.service: Queue, Auth.service: Auth}
