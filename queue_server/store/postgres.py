@@ -93,10 +93,10 @@ class PostgresDb:
 
 class PostgresStore(SqlStore):
     def __init__(self, pool: asyncpg.Pool, url: str, channel: str, bus: Bus) -> None:
+        super().__init__(bus)
         self._pool = pool
         self._url = url
         self._channel = channel
-        self._bus = bus
         self._origin = secrets.token_hex(8)
         self._listener: asyncpg.Connection | None = None
         self._listening: asyncio.Task[None] | None = None
@@ -129,7 +129,7 @@ class PostgresStore(SqlStore):
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
             await migrate(PostgresDb(conn, self), MIGRATIONS)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         for handle in self._rewakes.values():
             handle.cancel()
         if self._listening is not None:
@@ -149,29 +149,23 @@ class PostgresStore(SqlStore):
         ):
             return await fn(PostgresDb(conn, self), *args)
 
-    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
-        return await asyncio.shield(asyncio.ensure_future(self._commit_and_publish(fn, args)))
-
-    async def _commit_and_publish(
+    async def _commit(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> T:
+    ) -> tuple[T, list[Message]]:
         for attempt in range(1, RETRIES + 1):
             try:
-                result, messages = await self._commit(fn, args)
+                return await self._attempt(fn, args)
             except RETRYABLE:
                 if attempt == RETRIES:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * attempt))
-                continue
             except UNSTORABLE_TEXT as error:
                 raise input_error(
                     f"the request holds text that cannot be stored: {error}"
                 ) from None
-            self._bus.publish(messages)
-            return result
         raise AssertionError("unreachable")
 
-    async def _commit(
+    async def _attempt(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
     ) -> tuple[T, list[Message]]:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -8,6 +8,7 @@ or wake-ups.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from clients.protocol.events import Message
 from clients.protocol.states import Priority, ReasonResolved, RunState
 from clients.protocol.tasks import Task, TaskAndStatus, TaskStatus
 
+from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
 from . import client_txns, listings, queue_txns, task_txns
@@ -34,19 +36,45 @@ Txn = Callable[..., Coroutine[Any, Any, T]]
 class SqlStore(ABC):
     """Implements the Store Protocol (base.py) on a backend's transactions."""
 
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._writing: set[asyncio.Future[Any]] = set()
+
     @abstractmethod
     async def _read(self, fn: Txn[T], *args: Any) -> T:
         """fn(db, *args) in a read-only transaction."""
 
     @abstractmethod
-    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
-        """Commit fn(db, *args) and publish its messages, even if the caller is cancelled."""
+    async def _commit(
+        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
+    ) -> tuple[T, list[Message]]:
+        """fn(db, *args) in a write transaction, committed."""
 
     @abstractmethod
     async def healthy(self) -> bool: ...
 
     @abstractmethod
-    async def close(self) -> None: ...
+    async def _close(self) -> None:
+        """Release the connections."""
+
+    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
+        """Commit fn(db, *args) and publish its messages, even if the caller is cancelled."""
+        writing = asyncio.ensure_future(self._commit_and_publish(fn, args))
+        self._writing.add(writing)
+        writing.add_done_callback(self._writing.discard)
+        return await asyncio.shield(writing)
+
+    async def _commit_and_publish(
+        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
+    ) -> T:
+        result, messages = await self._commit(fn, args)
+        self._bus.publish(messages)
+        return result
+
+    async def close(self) -> None:
+        """Let the writes under way finish (their callers may be gone), then disconnect."""
+        await asyncio.gather(*self._writing, return_exceptions=True)
+        await self._close()
 
     # -- tasks ------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ there and runs to its end in one step (db.py). Messages are published after the 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,8 +81,8 @@ def _in_transaction(db: SQLiteDb, begin: str, fn: Txn[T], args: tuple[Any, ...])
 
 class SQLiteStore(SqlStore):
     def __init__(self, db: aiosqlite.Connection, bus: Bus) -> None:
+        super().__init__(bus)
         self._db = db
-        self._bus = bus
         self._sqlite_db = SQLiteDb(db._conn)
 
     @classmethod
@@ -103,7 +102,7 @@ class SQLiteStore(SqlStore):
         """How many statements the transactions have run so far (tests count them)."""
         return self._sqlite_db.statements
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         await self._db.close()
 
     async def _call(self, begin: str, fn: Txn[T], args: tuple[Any, ...]) -> T:
@@ -114,15 +113,10 @@ class SQLiteStore(SqlStore):
     async def _read(self, fn: Txn[T], *args: Any) -> T:
         return await self._call("BEGIN", fn, args)
 
-    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
-        return await asyncio.shield(asyncio.ensure_future(self._commit_and_publish(fn, args)))
-
-    async def _commit_and_publish(
+    async def _commit(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> T:
-        result, messages = await self._call("BEGIN IMMEDIATE", fn, args)
-        self._bus.publish(messages)
-        return result
+    ) -> tuple[T, list[Message]]:
+        return await self._call("BEGIN IMMEDIATE", fn, args)
 
     async def healthy(self) -> bool:
         async def probe(db: SQLiteDb) -> bool:
