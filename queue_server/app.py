@@ -17,6 +17,7 @@ from .bus import Bus
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .keys import BUS, HUB, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
+from .roles import load_roles
 from .secrets import load_secrets
 from .settings import Settings
 from .store.base import Store
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = Bus()
     app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token, settings.secret_key)
+    roles = load_roles(settings.roles_file)
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
 
@@ -77,7 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     async def storage(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings, app[BUS])
         app[STORE] = store
-        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes)
+        app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
         await store.close()
 

@@ -7,11 +7,13 @@ A request with no Authorization header and no bewit is anonymous. Every caller a
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from clients import hawk
+from clients.protocol.calls import signed_host_and_port
 from clients.protocol.errors import ApiError, ErrorCode
 from clients.protocol.scopes import RoleIndex, ScopeSet, expand, satisfies_all
 
@@ -19,9 +21,12 @@ from .core.tokens import QUEUE_ISSUER, derive_token
 from .secrets import ROOT_CLIENT_ID, ServerSecrets
 from .store.base import Store
 
-__all__ = ["Authenticator", "Caller"]
+__all__ = ["FAR_FUTURE_MS", "Authenticator", "Caller", "Verified"]
 
 CLIENT_CACHE_S = 5.0
+
+
+FAR_FUTURE_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: credentials that do not expire
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,20 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class Verified:
+    """A verified request: who calls, the payload hash left to check, when the creds expire."""
+
+    caller: Caller
+    payload_hash: str | None
+    expires_ms: int
+    anonymous: bool
+
+
+@dataclass(frozen=True)
 class _Issuer:
     access_token: str
     scopes: tuple[str, ...]
+    expires_ms: int = FAR_FUTURE_MS
 
 
 def _failed(message: str) -> ApiError:
@@ -42,11 +58,15 @@ def _failed(message: str) -> ApiError:
 
 class Authenticator:
     def __init__(
-        self, store: Store, secrets: ServerSecrets, anonymous_scopes: tuple[str, ...]
+        self,
+        store: Store,
+        secrets: ServerSecrets,
+        anonymous_scopes: tuple[str, ...],
+        roles: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._store = store
         self._secrets = secrets
-        self._roles = RoleIndex({"anonymous": anonymous_scopes})
+        self._roles = RoleIndex({**(roles or {}), "anonymous": anonymous_scopes})
         self._anonymous = Caller("", ScopeSet(self._expand(["assume:anonymous"])))
         self._cache: dict[str, tuple[float, _Issuer | None]] = {}
 
@@ -73,13 +93,31 @@ class Authenticator:
         issuer = None
         if row is not None and not row.disabled and row.expires > now * 1000:
             token = derive_token(self._secrets.secret_key, row.client_id, row.salt)
-            issuer = _Issuer(token, tuple(row.scopes))
+            issuer = _Issuer(token, tuple(row.scopes), row.expires)
         self._cache[client_id] = (now + CLIENT_CACHE_S, issuer)
         return issuer
 
     async def authenticate(self, request: web.Request, body: bytes) -> Caller:
-        header = request.headers.get("Authorization")
-        resource = request.raw_path
+        facts = hawk.RequestFacts(request.method, *_host_and_port(request), request.raw_path)
+        verified = await self.verify(
+            facts,
+            request.headers.get("Authorization"),
+            content_type=request.headers.get("Content-Type", ""),
+            body=body,
+        )
+        return verified.caller
+
+    async def verify(
+        self,
+        facts: hawk.RequestFacts,
+        header: str | None,
+        *,
+        content_type: str = "",
+        body: bytes | None = None,
+    ) -> Verified:
+        """Verify a request described by its facts; `body` None leaves the hash to the caller
+        (authenticateHawk, protocol.md)."""
+        resource = facts.resource
         now = time.time()
         try:
             hawk.check_single_scheme(header, resource)
@@ -88,26 +126,25 @@ class Authenticator:
             elif hawk.has_bewit(resource):
                 parsed, resource = hawk.parse_bewit(resource)
             else:
-                return self._anonymous
+                return Verified(self._anonymous, None, FAR_FUTURE_MS, True)
             issuer = await self._issuer(hawk.issuer_id(parsed), now)
             if issuer is None:
                 raise _failed(f"unknown or disabled client `{hawk.issuer_id(parsed)}`")
-            facts = hawk.RequestFacts(request.method, *_host_and_port(request), resource)
+            facts = hawk.RequestFacts(facts.method, facts.host, facts.port, resource)
             key = hawk.signing_key(parsed, issuer.access_token)
             if isinstance(parsed, hawk.ParsedHeader):
                 hawk.verify_header(
-                    parsed,
-                    key,
-                    facts,
-                    content_type=request.headers.get("Content-Type", ""),
-                    body=body,
-                    now=now,
+                    parsed, key, facts, content_type=content_type, body=body, now=now
                 )
             else:
                 hawk.verify_bewit(parsed, key, facts, now=now)
-            return self._caller(parsed, issuer, now)
+            caller = self._caller(parsed, issuer, now)
         except hawk.HawkError as error:
             raise _failed(str(error)) from None
+        cert = parsed.certificate
+        expires = min(issuer.expires_ms, cert.expiry) if cert is not None else issuer.expires_ms
+        payload = parsed.hash if isinstance(parsed, hawk.ParsedHeader) else None
+        return Verified(caller, payload, expires, False)
 
     def _caller(
         self, parsed: hawk.ParsedHeader | hawk.ParsedBewit, issuer: _Issuer, now: float
@@ -135,15 +172,9 @@ class Authenticator:
 
 
 def _host_and_port(request: web.Request) -> tuple[str, int]:
-    """Host and port as the client signed them, honouring a proxy's X-Forwarded-* headers."""
-    host = request.headers.get("Host", request.host)
-    name, _, port_text = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-    if not name:
-        name, port_text = host, ""
-    forwarded_port = request.headers.get("X-Forwarded-Port")
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
-    if forwarded_port and forwarded_port.isdigit():
-        return name, int(forwarded_port)
-    if port_text.isdigit():
-        return name, int(port_text)
-    return name, 443 if proto == "https" else 80
+    return signed_host_and_port(
+        request.headers.get("Host", request.host),
+        request.headers.get("X-Forwarded-Port"),
+        request.headers.get("X-Forwarded-Proto"),
+        request.scheme,
+    )

@@ -8,7 +8,6 @@ forgot, so no endpoint can go unchecked (protocol.md, "Auth").
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,10 +16,17 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
-from clients.protocol.endpoints import ENDPOINTS, PARAM_PATTERNS, SLASHED_PARAMS, Endpoint
-from clients.protocol.errors import ApiError, ErrorBody, ErrorCode, RequestInfo
-from clients.protocol.scopes import ScopeSet, describe, render, unsatisfied
-from clients.protocol.times import format_ms
+from clients.protocol.calls import (
+    check_params,
+    check_scopes,
+    decode_body,
+    encode,
+    error_body,
+    route_pattern,
+)
+from clients.protocol.endpoints import ENDPOINTS, Endpoint
+from clients.protocol.errors import ApiError, ErrorCode
+from clients.protocol.scopes import ScopeSet
 
 from .auth import Authenticator, Caller
 
@@ -67,96 +73,21 @@ class Call:
     def authorize(self, **params: object) -> None:
         """Check the endpoint's scope expression, rendered with the route and given params."""
         self.authorized = True
-        if self.endpoint.scopes is None:
-            return
-        expr = render(self.endpoint.scopes, {**self.params, **params})
-        missing = unsatisfied(expr, self.caller.scopes)
-        if missing is not None:
-            who = (
-                f"client `{self.caller.client_id}`"
-                if self.caller.client_id
-                else "an anonymous caller"
-            )
-            raise ApiError(
-                ErrorCode.insufficient_scopes,
-                f"{who} lacks scopes for {self.endpoint.name}.\n\nMissing:\n\n{describe(missing)}"
-                f"\n\nRequired:\n\n{describe(expr)}",
-            )
-
-
-_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
-_encoder = msgspec.json.Encoder()
-
-
-def _decoder(kind: type) -> msgspec.json.Decoder[Any]:
-    if kind not in _DECODERS:
-        _DECODERS[kind] = msgspec.json.Decoder(kind)
-    return _DECODERS[kind]
-
-
-def _aiohttp_route(endpoint: Endpoint) -> str:
-    def param(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name == "clientId":
-            return "{" + name + ":.+}"
-        if name in SLASHED_PARAMS:
-            # aiohttp matches the path with %2F still encoded; match_info holds it decoded.
-            return "{" + name + ":[^/]+(?:/|%2[Ff])[^/]+}"
-        return "{" + name + "}"
-
-    return f"/api/{endpoint.service}/v1" + re.sub(r"<([A-Za-z]+)>", param, endpoint.route)
-
-
-def _check_params(endpoint: Endpoint, match_info: dict[str, str]) -> dict[str, str]:
-    params = {}
-    for name in endpoint.params:
-        value = match_info[name]
-        if not re.fullmatch(PARAM_PATTERNS[name], value):
-            raise ApiError(
-                ErrorCode.invalid_request_arguments,
-                f"URL parameter `{name}` given as {value!r} must match {PARAM_PATTERNS[name]}",
-            )
-        params[name] = value
-    return params
+        check_scopes(
+            self.endpoint, self.caller.client_id, self.caller.scopes, {**self.params, **params}
+        )
 
 
 def error_response(
     request: web.Request, error: ApiError, params: dict[str, str], name: str, payload: Any = None
 ) -> web.Response:
-    detail = "".join(f"\n\n{key}: {value}" for key, value in error.details.items())
-    footer = f"\n\n---\n\n* method:     {name}\n* errorCode:  {error.code}\n* statusCode: {error.status}\n* time:       {format_ms(int(time.time() * 1000))}"
-    body = ErrorBody(
-        code=error.code.value,
-        message=error.message + detail + footer,
-        request_info=RequestInfo(
-            method=name, params=params, payload=payload, time=format_ms(int(time.time() * 1000))
-        ),
-    )
     headers = {"www-authenticate": "hawk"} if error.status == 401 else None
     return web.Response(
         status=error.status,
-        body=_encoder.encode(body),
+        body=error_body(error, params, name, payload, int(time.time() * 1000)),
         content_type="application/json",
         headers=headers,
     )
-
-
-def _decode_body(endpoint: Endpoint, raw: bytes) -> tuple[Any, Any]:
-    """The body as plain JSON (for error reports) and as the endpoint's request type."""
-    if endpoint.input is None:
-        return None, None
-    if not raw:
-        raise ApiError(ErrorCode.malformed_payload, "this endpoint needs a JSON body")
-    try:
-        payload = msgspec.json.decode(raw)
-    except msgspec.DecodeError as error:
-        raise ApiError(
-            ErrorCode.malformed_payload, f"the body is not valid JSON: {error}"
-        ) from None
-    try:
-        return payload, _decoder(endpoint.input).decode(raw)
-    except msgspec.ValidationError as error:
-        raise ApiError(ErrorCode.input_validation_error, f"the body is invalid: {error}") from None
 
 
 def _bound(
@@ -166,12 +97,12 @@ def _bound(
         params: dict[str, str] = dict(request.match_info)
         payload: Any = None
         try:
-            params = _check_params(endpoint, dict(request.match_info))
+            params = check_params(endpoint, dict(request.match_info))
             raw = await request.read()
             caller = ANONYMOUS
             if endpoint.scopes is not None:  # health endpoints: no authentication at all
                 caller = await request.app[AUTHENTICATOR].authenticate(request, raw)
-            payload, body = _decode_body(endpoint, raw)
+            payload, body = decode_body(endpoint, raw)
             call = Call(request, endpoint, params, body, caller, authorized=endpoint.scopes is None)
             result = await handler(call)
             if not call.authorized:
@@ -183,7 +114,7 @@ def _bound(
             return result
         if result is None:
             return web.Response(status=204)
-        return web.Response(body=_encoder.encode(result), content_type="application/json")
+        return web.Response(body=encode(result), content_type="application/json")
 
     return serve
 
@@ -196,7 +127,7 @@ def bind(app: web.Application) -> None:
     for endpoint in ENDPOINTS:
         app.router.add_route(
             endpoint.method,
-            _aiohttp_route(endpoint),
+            route_pattern(endpoint),
             _bound(endpoint, HANDLERS[endpoint.name]),
             name=endpoint.name,
         )

@@ -56,6 +56,7 @@ class Settings:
     resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+    roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
     events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
     # fall behind by before it is dropped
 
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         "--resolver-interval", type=float, help="seconds between resolver passes [1]"
     )
     parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
+    parser.add_argument(
+        "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
+    )
     parser.add_argument(
         "--events-buffer",
         type=int,
@@ -150,6 +154,9 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         given = getattr(args, name) or env.get(variable)
         if given:
             values[name] = given
+    roles_file = args.roles_file or env.get("INFRAX_ROLES_FILE")
+    if roles_file:
+        values["roles_file"] = Path(roles_file)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
     if env.get("INFRAX_SECRET_KEY"):

@@ -57,3 +57,9 @@ class Auth(ServiceClient):
     async def current_scopes(self) -> a.CurrentScopesResponse:
         """The caller's scopes, expanded."""
         return await self._call("currentScopes", a.CurrentScopesResponse)
+
+    async def authenticate_hawk(
+        self, request: a.AuthenticateHawkRequest | Body
+    ) -> a.AuthenticateHawkResponse:
+        """Have the queue verify a Hawk-signed request another service received."""
+        return await self._call("authenticateHawk", a.AuthenticateHawkResponse, {}, request)

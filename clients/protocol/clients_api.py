@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 __all__ = [
+    "AuthenticateHawkRequest",
+    "AuthenticateHawkResponse",
     "Client",
     "ClientWithToken",
     "CreateClientRequest",
@@ -47,3 +49,24 @@ class ListClientsResponse(Struct, kw_only=True, rename="camel"):
 
 class CurrentScopesResponse(Struct, kw_only=True, rename="camel"):
     scopes: list[str]
+
+
+class AuthenticateHawkRequest(Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """A request another service received, for the queue to verify (Auth v1 authenticateHawk)."""
+
+    method: Annotated[str, Meta(min_length=1, max_length=16)]
+    resource: Annotated[str, Meta(max_length=8192)]
+    host: Annotated[str, Meta(max_length=1024)]
+    port: Annotated[int, Meta(ge=0, le=65535)]
+    authorization: str | UnsetType = UNSET
+    source_ip: str | UnsetType = UNSET
+
+
+class AuthenticateHawkResponse(Struct, kw_only=True, rename="camel", omit_defaults=True):
+    status: Literal["auth-success", "auth-failed", "no-auth"]
+    scheme: str | UnsetType = UNSET
+    client_id: str | UnsetType = UNSET
+    scopes: list[str] | UnsetType = UNSET
+    expires: str | UnsetType = UNSET
+    hash: str | UnsetType = UNSET
+    message: str | UnsetType = UNSET

@@ -52,6 +52,10 @@ PARAM_PATTERNS: dict[str, str] = {
     "workerGroup": r"^[a-zA-Z0-9-_]{1,38}$",
     "workerId": r"^[a-zA-Z0-9-_]{1,38}$",
     "clientId": r"^[A-Za-z0-9!@/:.+|_-]{1,256}$",
+    # Hooks v1 (hook_endpoints.py); a hookId may hold slashes, sent as %2F.
+    "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
+    "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
+    "token": r"^[A-Za-z0-9_-]{1,100}$",
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
 SLASHED_PARAMS = frozenset({"taskQueueId", "clientId"})
@@ -620,6 +624,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         auth.CurrentScopesResponse,
         {"AllOf": []},
+    ),
+    Endpoint(
+        "authenticateHawk",
+        "auth",
+        "POST",
+        "/authenticate-hawk",
+        "Verify a Hawk-signed request another service received; answer its caller's scopes.",
+        auth.AuthenticateHawkRequest,
+        auth.AuthenticateHawkResponse,
     ),
 )
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET
+
+from clients import hawk
 from clients.protocol import clients_api as a
-from clients.protocol.errors import conflict, input_error, not_found
+from clients.protocol.errors import ApiError, conflict, input_error, not_found
 from clients.protocol.times import format_ms, parse_time
 
 from ..core.pages import page_from_query
@@ -120,3 +123,29 @@ async def delete_client(call: Call) -> None:
 async def current_scopes(call: Call) -> a.CurrentScopesResponse:
     call.authorize()
     return a.CurrentScopesResponse(scopes=list(call.caller.scopes.scopes))
+
+
+@handles("authenticateHawk")
+async def authenticate_hawk(call: Call) -> a.AuthenticateHawkResponse:
+    """Verify for another service (the scheduler): MAC, time, certificate, authorizedScopes.
+
+    The payload hash is returned for the caller to check against the body it holds.
+    """
+    request: a.AuthenticateHawkRequest = call.body
+    facts = hawk.RequestFacts(request.method.upper(), request.host, request.port, request.resource)
+    header = request.authorization if request.authorization is not UNSET else None
+    try:
+        verified = await call.app[AUTHENTICATOR].verify(facts, header or None)
+    except ApiError as error:
+        return a.AuthenticateHawkResponse(status="auth-failed", message=error.message)
+    reply = a.AuthenticateHawkResponse(
+        status="no-auth" if verified.anonymous else "auth-success",
+        scheme="none" if verified.anonymous else "hawk",
+        scopes=list(verified.caller.scopes.scopes),
+        expires=format_ms(verified.expires_ms),
+    )
+    if not verified.anonymous:
+        reply.client_id = verified.caller.client_id
+    if verified.payload_hash is not None:
+        reply.hash = verified.payload_hash
+    return reply

@@ -17,6 +17,7 @@ import pytest
 from clients.protocol.endpoints import ENDPOINTS, Endpoint
 from clients.protocol.errors import STATUS_OF, ErrorCode
 from clients.protocol.events import Exchange
+from clients.protocol.hook_endpoints import HOOK_ENDPOINTS
 
 PROTOCOL_MD = Path(__file__).resolve().parents[2] / "protocol.md"
 
@@ -173,3 +174,41 @@ def test_events_section_names_every_exchange(doc: ProtocolDoc) -> None:
     body = doc.chapter("Events").body
     missing = [exchange.value for exchange in Exchange if not mentions(body, exchange.value)]
     assert not missing, f"the Events section does not name the exchanges {missing}"
+
+
+# -- the Hooks v1 table (served by the scheduler), documented under "Hooks" ------------------
+
+
+def _hook_subsections(doc: ProtocolDoc) -> list[Section]:
+    hooks = doc.chapter("Hooks")
+    start = doc.sections.index(hooks)
+    table = next(
+        s for s in doc.sections[start + 1 :] if s.level == 3 and s.title == "Hooks endpoints"
+    )
+    inside = []
+    for section in doc.sections[doc.sections.index(table) + 1 :]:
+        if section.level <= 3:
+            break
+        if section.level == 4:
+            inside.append(section)
+    return inside
+
+
+HOOK_IDS = [endpoint.name for endpoint in HOOK_ENDPOINTS]
+
+
+def test_every_hooks_endpoint_has_exactly_one_subsection_in_table_order(doc: ProtocolDoc) -> None:
+    headings = [section.title for section in _hook_subsections(doc)]
+    assert headings == HOOK_IDS
+
+
+@pytest.mark.parametrize("endpoint", HOOK_ENDPOINTS, ids=HOOK_IDS)
+def test_hooks_endpoint_subsection_gives_route_and_scopes(
+    doc: ProtocolDoc, endpoint: Endpoint
+) -> None:
+    [section] = [s for s in _hook_subsections(doc) if s.title == endpoint.name]
+    route = f"{endpoint.method} {endpoint.route}"
+    assert mentions(section.body, route), f"`#### {endpoint.name}` must say `{route}`"
+    literals = [] if endpoint.scopes is None else list(scope_literals(endpoint.scopes))
+    missing = [scope for scope in literals if not mentions(section.body, scope)]
+    assert not missing, f"`#### {endpoint.name}` does not name the scopes {missing}"

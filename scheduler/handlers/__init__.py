@@ -1,0 +1,3 @@
+"""The scheduler's endpoint handlers; importing this package registers them."""
+
+from . import github, health, hooks, triggers  # noqa: F401

@@ -1,0 +1,57 @@
+"""`infrax scheduler`: serve the Hooks v1 API and fire hooks until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from .app import create_app
+from .settings import Settings, SettingsError, parse_settings
+
+__all__ = ["command", "serve"]
+
+
+async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
+    """Start the scheduler; returns its runner and the rootUrl its hooks API is served at."""
+    runner = web.AppRunner(create_app(settings), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1] if settings.port == 0 else settings.port
+    root_url = settings.public_url or f"http://{settings.host}:{port}"
+    return runner, root_url.rstrip("/")
+
+
+async def _run(settings: Settings) -> None:
+    runner, root_url = await serve(settings)
+    print(f"hooksRootUrl: {root_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def command(argv: Sequence[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = parse_settings(argv)
+    except SettingsError as error:
+        sys.stderr.write(f"infrax scheduler: {error}\n")
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(command(sys.argv[1:]))

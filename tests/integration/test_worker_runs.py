@@ -1,0 +1,195 @@
+"""A worker against a real queue and a real engine: how each kind of ending is reported.
+
+Every scenario runs on the Docker engine (the local busybox image) and on the process engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from tests.conftest import RunningQueue
+from tests.workers import (
+    artifact_path,
+    client,
+    create,
+    kept_error,
+    outcome,
+    payload,
+    resolution,
+    running_worker,
+    task_log,
+    worker_settings,
+)
+
+ENGINES = ["docker", "process"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    if request.param == "docker":
+        request.getfixturevalue("busybox_image")
+        request.node.add_marker(pytest.mark.docker)
+    return str(request.param)
+
+
+@pytest.fixture
+def image(engine: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""
+
+
+async def test_exit_0_is_completed_with_the_output_and_standard_variables_in_the_log(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    script = 'echo "hello from $TASK_ID run $RUN_ID group $TASK_GROUP_ID at $TASKCLUSTER_ROOT_URL"'
+    async with running_worker(settings):
+        task_id = await create(queue, engine, payload(engine, image, script))
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("completed", "completed")
+    log = task_log(settings, task_id)
+    assert f"hello from {task_id} run 0 group {task_id} at {queue.root_url}\n" in log
+    assert "result: completed (exit code 0)" in log
+
+
+async def test_a_non_zero_exit_is_failed(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    async with running_worker(settings):
+        task_id = await create(queue, engine, payload(engine, image, "echo bad; exit 3"))
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("failed", "failed")
+    assert "result: failed (exit code 3)" in task_log(settings, task_id)
+
+
+async def test_an_exit_code_listed_for_retry_is_intermittent_and_retried(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    script = 'if [ "$RUN_ID" = 0 ]; then exit 5; fi; echo second run'
+    task_payload = payload(engine, image, script, onExitStatus={"retry": [5]})
+    async with running_worker(settings):
+        task_id = await create(queue, engine, task_payload)
+        first = await resolution(queue, task_id, 0)
+        second = await resolution(queue, task_id, 1)
+    assert outcome(first) == ("exception", "intermittent-task")
+    assert outcome(second) == ("completed", "completed")
+    assert second.body.status.runs[1].reason_created == "task-retry"  # type: ignore[union-attr]
+
+
+async def test_max_run_time_kills_the_task_promptly_and_fails_it(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    task_payload = payload(engine, image, "echo sleeping; sleep 600", maxRunTime=2)
+    async with running_worker(settings):
+        began = time.monotonic()
+        task_id = await create(queue, engine, task_payload)
+        message = await resolution(queue, task_id)
+        took = time.monotonic() - began
+    assert outcome(message) == ("failed", "failed")
+    assert "task aborted - max run time exceeded (2 s)" in task_log(settings, task_id)
+    assert took < 30
+
+
+async def test_a_malformed_payload_is_reported_with_the_reason_in_the_log(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    bad = payload(engine, image, "true", maxRunTime="soon")
+    async with running_worker(settings):
+        task_id = await create(queue, engine, bad)
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("exception", "malformed-payload")
+    log = task_log(settings, task_id)
+    assert "the payload is invalid: Expected `int`, got `str` - at `$.maxRunTime`" in log
+
+
+async def test_a_missing_artifact_becomes_an_error_artifact_and_fails_the_task(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    script = "mkdir -p out/sub && echo one > out/a.txt && echo two > out/sub/b.txt"
+    artifacts = [
+        {"type": "file", "path": artifact_path(engine, "out/a.txt"), "name": "public/a.txt"},
+        {"type": "directory", "path": artifact_path(engine, "out"), "name": "public/out"},
+        {"type": "file", "path": artifact_path(engine, "out/none"), "name": "public/none"},
+    ]
+    if engine == "docker":
+        declared: object = {a.pop("name"): a for a in artifacts}
+    else:
+        declared = artifacts
+    async with running_worker(settings):
+        task_id = await create(queue, engine, payload(engine, image, script, artifacts=declared))
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("failed", "failed")
+    from tests.workers import kept_artifact
+
+    assert kept_artifact(settings, task_id, 0, "public/a.txt") == b"one\n"
+    assert kept_artifact(settings, task_id, 0, "public/out/sub/b.txt") == b"two\n"
+    error = kept_error(settings, task_id, 0, "public/none")
+    assert error["reason"] == "file-missing-on-worker"
+    assert "result: failed (exit code 0)" in task_log(settings, task_id)
+
+
+async def test_a_cancel_stops_the_running_task_within_seconds(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    async with running_worker(settings) as daemon:
+        task_id = await create(queue, engine, payload(engine, image, "echo started; sleep 600"))
+        await _running(queue, task_id)
+        run = await _active_run(daemon, task_id)
+        await _started(run.log)
+        async with client(queue) as q:
+            await q.cancel_task(task_id)
+        canceled_at = time.monotonic()
+        while (task_id, 0) in daemon.context.active:
+            await asyncio.sleep(0.05)
+            assert time.monotonic() - canceled_at < 5, "the run was still active after 5 s"
+        if engine == "docker":
+            with pytest.raises(docker.errors.NotFound):
+                docker.from_env().containers.get(run.name)
+        async with client(queue) as q:
+            status = (await q.status(task_id)).status
+    assert (status.state, status.runs[0].reason_resolved) == ("exception", "canceled")
+
+
+async def _running(queue: RunningQueue, task_id: str) -> None:
+    def claimed(message: object) -> bool:
+        body = getattr(message, "body", None)
+        return (
+            getattr(message, "exchange", "") == "task-running"
+            and getattr(getattr(body, "status", None), "task_id", None) == task_id
+        )
+
+    await asyncio.to_thread(queue.wait_for_message, claimed, 60)
+
+
+async def _active_run(daemon: object, task_id: str) -> object:
+    from worker.daemon import Daemon
+
+    assert isinstance(daemon, Daemon)
+    for _ in range(600):
+        run = daemon.context.active.get((task_id, 0))
+        if run is not None:
+            return run
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run never became active")
+
+
+async def _started(log: object) -> None:
+    from worker.tasklog import TaskLog
+
+    assert isinstance(log, TaskLog)
+    seen = b""
+    async for chunk in log.follow():
+        seen += chunk
+        if b"started\n" in seen.replace(b"echo started", b""):
+            return

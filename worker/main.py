@@ -1,0 +1,113 @@
+"""`infrax worker`: run the worker daemon until SIGTERM/SIGINT (or idle), then drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from clients.client import ClientError, Options, Queue, RetryPolicy
+from clients.protocol.ids import split_task_queue_id
+
+from .daemon import Daemon
+from .engines.base import Engine
+from .engines.docker import DockerEngine
+from .engines.process import ProcessEngine
+from .errors import WorkerError
+from .features.caches import CachePool
+from .host import HostFacts, host_facts, limits_for
+from .run import WorkerContext
+from .settings import Settings, SettingsError, parse_settings
+
+__all__ = ["command", "serve", "worker_daemon"]
+
+logger = logging.getLogger("infrax.worker")
+# Reports and artifact calls outlast short queue outages: about two minutes of retries.
+RUN_RETRIES = RetryPolicy(max_retries=10, base_delay_s=0.25, max_delay_s=15.0)
+FIELDS = ("task_id", "run_id", "worker_id", "reason")
+
+
+class _Fields(logging.Formatter):
+    """Event name first, then the declared fields the record carries (STYLE.md 19)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = [f"{name}={getattr(record, name)}" for name in FIELDS if hasattr(record, name)]
+        return f"{text} {' '.join(fields)}" if fields else text
+
+
+async def _engine(settings: Settings) -> Engine:
+    if settings.engine == "process":
+        return ProcessEngine.for_user(settings.work_dir / "tasks", settings.run_as_user)
+    worker = f"{settings.worker_group}/{settings.worker_id}"
+    engine = await asyncio.to_thread(DockerEngine.connect, settings.capacity, worker)
+    removed = await engine.remove_leftovers()
+    if removed:
+        logger.info("leftovers_removed", extra={"reason": f"{removed} container(s)"})
+    return engine
+
+
+async def _declare(queue: Queue, settings: Settings) -> None:
+    provisioner_id, worker_type = split_task_queue_id(settings.task_queue_id) or ("", "")
+    try:
+        await queue.declare_worker(
+            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+        )
+    except ClientError as error:  # optional: claimWork records the worker as well
+        logger.info("declare_skipped", extra={"reason": str(error)})
+
+
+@asynccontextmanager
+async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[Daemon]:
+    """A daemon with its engine and queue client, declared to the queue; closed on exit."""
+    engine = await _engine(settings)
+    options = Options(settings.root_url, settings.credentials, retry=RUN_RETRIES)
+    queue = Queue(options)
+    context = WorkerContext(
+        settings, engine, queue, limits_for(settings, facts), CachePool(settings.cache_prefix)
+    )
+    try:
+        await _declare(queue, settings)
+        yield Daemon(context)
+    finally:
+        await queue.close()
+        await engine.close()
+
+
+async def serve(settings: Settings, facts: HostFacts) -> int:
+    async with worker_daemon(settings, facts) as daemon:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, daemon.request_stop)
+        print(
+            f"worker: {settings.worker_group}/{settings.worker_id} claiming from"
+            f" {settings.task_queue_id} (capacity {settings.capacity},"
+            f" {daemon.context.engine.kind} engine)",
+            flush=True,
+        )
+        return await daemon.run()
+
+
+def command(argv: Sequence[str]) -> int:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Fields("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    try:
+        settings = parse_settings(argv)
+    except SettingsError as error:
+        print(f"infrax worker: {error}", file=sys.stderr)
+        return 2
+    facts = host_facts(settings.work_dir)
+    logger.info("host", extra={"reason": facts.describe()})
+    try:
+        return asyncio.run(serve(settings, facts))
+    except WorkerError as error:
+        print(f"infrax worker: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(command(sys.argv[1:]))

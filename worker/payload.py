@@ -1,0 +1,261 @@
+"""Task payloads as msgspec Structs, decoded once into an engine-neutral `Job`.
+
+Two payload shapes are accepted (protocol.md, "Worker payloads"): the docker-worker payload
+(reference 5.1) for the Docker engine and the generic-worker payload (reference 5.2) for the
+process engine. Unknown fields are refused, as their schemas do, so a typo is a clear
+malformed-payload instead of a silently ignored setting. Decoding is pure.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from .errors import MalformedPayload
+
+__all__ = [
+    "ArtifactRequest",
+    "DockerPayload",
+    "Job",
+    "ProcessPayload",
+    "decode_job",
+    "required_scopes",
+]
+
+Seconds = Annotated[int, Meta(ge=1)]
+ArtifactKind = Literal["file", "directory"]
+
+
+class _Strict(Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    pass
+
+
+class OnExitStatus(_Strict, kw_only=True):
+    retry: list[int] = []
+    purge_caches: list[int] = []
+
+
+class DockerArtifact(_Strict, kw_only=True):
+    type: ArtifactKind
+    path: Annotated[str, Meta(min_length=1)]
+    expires: str | UnsetType = UNSET
+
+
+class DockerImageName(_Strict, kw_only=True, tag_field="type", tag="docker-image"):
+    name: Annotated[str, Meta(min_length=1)]
+
+
+class IndexedImage(_Strict, kw_only=True, tag_field="type", tag="indexed-image"):
+    namespace: str
+    path: str
+
+
+class TaskImage(_Strict, kw_only=True, tag_field="type", tag="task-image"):
+    task_id: str
+    path: str
+
+
+class Capabilities(_Strict, kw_only=True):
+    privileged: bool = False
+    devices: dict[str, bool] = {}
+
+
+class DockerFeatures(_Strict, kw_only=True):
+    docker_save: bool = False
+    local_live_log: bool = True
+    bulk_log: bool = True
+    artifacts: bool = True
+    interactive: bool = False
+    taskcluster_proxy: bool = False
+    allow_ptrace: bool = False
+    chain_of_trust: bool = False
+
+
+class DockerPayload(_Strict, kw_only=True):
+    image: Annotated[str, Meta(min_length=1)] | DockerImageName | IndexedImage | TaskImage
+    command: list[str] = []
+    env: dict[str, str] = {}
+    max_run_time: Seconds
+    artifacts: dict[str, DockerArtifact] = {}
+    cache: dict[Annotated[str, Meta(min_length=1)], Annotated[str, Meta(min_length=1)]] = {}
+    capabilities: Capabilities = msgspec.field(default_factory=Capabilities)
+    features: DockerFeatures = msgspec.field(default_factory=DockerFeatures)
+    on_exit_status: OnExitStatus = msgspec.field(default_factory=OnExitStatus)
+    log: str = "public/logs/live.log"
+    superseder_url: str | UnsetType = UNSET
+
+
+class ProcessArtifact(_Strict, kw_only=True):
+    type: ArtifactKind
+    path: Annotated[str, Meta(min_length=1)]
+    name: Annotated[str, Meta(min_length=1)] | UnsetType = UNSET
+    expires: str | UnsetType = UNSET
+    content_type: str | UnsetType = UNSET
+    optional: bool = False
+
+
+class ProcessFeatures(_Strict, kw_only=True):
+    live_log: bool = True
+    backing_log: bool = True
+    resource_monitor: bool = True
+    interactive: bool = False
+    taskcluster_proxy: bool = False
+    chain_of_trust: bool = False
+
+
+Command = Annotated[list[str], Meta(min_length=1)]
+
+
+class ProcessPayload(_Strict, kw_only=True):
+    command: Annotated[list[Command], Meta(min_length=1)]
+    env: dict[str, str] = {}
+    max_run_time: Seconds
+    artifacts: list[ProcessArtifact] = []
+    features: ProcessFeatures = msgspec.field(default_factory=ProcessFeatures)
+    on_exit_status: OnExitStatus = msgspec.field(default_factory=OnExitStatus)
+
+
+@dataclass(frozen=True)
+class ArtifactRequest:
+    name: str
+    kind: ArtifactKind
+    path: str  # absolute in the container, or relative to the task directory
+    expires: str | None = None
+    content_type: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to run, whatever the engine: decoded, checked, with defaults filled in."""
+
+    commands: tuple[tuple[str, ...], ...]  # Docker: at most one; empty runs the image's default
+    env: dict[str, str]
+    max_run_time_s: int
+    artifacts: tuple[ArtifactRequest, ...] = ()
+    image: str | None = None
+    caches: dict[str, str] | None = None  # cache name -> mount path in the container
+    retry_codes: frozenset[int] = frozenset()
+    purge_codes: frozenset[int] = frozenset()
+    docker_save: bool = False
+    privileged: bool = False
+
+
+_UNSUPPORTED_DOCKER_FEATURES = (
+    "interactive",
+    "taskcluster_proxy",
+    "allow_ptrace",
+    "chain_of_trust",
+)
+_UNSUPPORTED_PROCESS_FEATURES = ("interactive", "taskcluster_proxy", "chain_of_trust")
+
+
+def decode_job(engine: Literal["docker", "process"], payload: Any, max_run_time_s: int) -> Job:
+    """The job a payload asks for; MalformedPayload (with the JSON path) when it is invalid."""
+    try:
+        if engine == "docker":
+            job = _docker_job(msgspec.convert(payload, DockerPayload))
+        else:
+            job = _process_job(msgspec.convert(payload, ProcessPayload))
+    except msgspec.ValidationError as error:
+        raise MalformedPayload(f"the payload is invalid: {error}") from None
+    if job.max_run_time_s > max_run_time_s:
+        raise MalformedPayload(
+            f"the payload is invalid: maxRunTime {job.max_run_time_s} s is more than this"
+            f" worker allows ({max_run_time_s} s)"
+        )
+    return job
+
+
+def _refuse_features(features: Struct, names: tuple[str, ...]) -> None:
+    wire = dict(zip(features.__struct_fields__, features.__struct_encode_fields__, strict=True))
+    asked = [f"features.{wire[name]}" for name in names if getattr(features, name)]
+    if asked:
+        raise MalformedPayload(
+            f"the payload is invalid: this worker does not support {', '.join(asked)}"
+        )
+
+
+def _docker_job(payload: DockerPayload) -> Job:
+    _refuse_features(payload.features, _UNSUPPORTED_DOCKER_FEATURES)
+    if payload.capabilities.devices:
+        raise MalformedPayload("the payload is invalid: devices are not supported")
+    if isinstance(payload.image, IndexedImage | TaskImage):
+        raise MalformedPayload(
+            "the payload is invalid: only image names (a string or"
+            " {type: docker-image, name}) are supported"
+        )
+    image = payload.image if isinstance(payload.image, str) else payload.image.name
+    for name, spec in payload.artifacts.items():
+        if not posixpath.isabs(spec.path):
+            raise MalformedPayload(
+                f"the payload is invalid: artifact {name!r} path must be absolute"
+            )
+    for name, path in payload.cache.items():
+        if not posixpath.isabs(path):
+            raise MalformedPayload(
+                f"the payload is invalid: cache {name!r} mount path must be absolute"
+            )
+    artifacts = tuple(
+        ArtifactRequest(name, spec.type, spec.path, spec.expires or None)
+        for name, spec in sorted(payload.artifacts.items())
+    )
+    return Job(
+        commands=(tuple(payload.command),) if payload.command else (),
+        env=dict(payload.env),
+        max_run_time_s=payload.max_run_time,
+        artifacts=artifacts,
+        image=image,
+        caches=dict(payload.cache),
+        retry_codes=frozenset(payload.on_exit_status.retry),
+        purge_codes=frozenset(payload.on_exit_status.purge_caches),
+        docker_save=payload.features.docker_save,
+        privileged=payload.capabilities.privileged,
+    )
+
+
+def _relative_inside(path: str) -> bool:
+    normal = posixpath.normpath(path)
+    return not posixpath.isabs(normal) and normal != ".." and not normal.startswith("../")
+
+
+def _process_job(payload: ProcessPayload) -> Job:
+    _refuse_features(payload.features, _UNSUPPORTED_PROCESS_FEATURES)
+    artifacts = []
+    for spec in payload.artifacts:
+        if not _relative_inside(spec.path):
+            raise MalformedPayload(
+                f"the payload is invalid: artifact path {spec.path!r} must be relative to the"
+                " task directory and stay inside it"
+            )
+        name = spec.name if isinstance(spec.name, str) else posixpath.normpath(spec.path)
+        artifacts.append(
+            ArtifactRequest(
+                name,
+                spec.type,
+                posixpath.normpath(spec.path),
+                spec.expires or None,
+                spec.content_type or None,
+                spec.optional,
+            )
+        )
+    return Job(
+        commands=tuple(tuple(command) for command in payload.command),
+        env=dict(payload.env),
+        max_run_time_s=payload.max_run_time,
+        artifacts=tuple(artifacts),
+        retry_codes=frozenset(payload.on_exit_status.retry),
+        purge_codes=frozenset(payload.on_exit_status.purge_caches),
+    )
+
+
+def required_scopes(job: Job) -> list[str]:
+    """The scopes the task must hold for what its payload asks (reference 5.1)."""
+    needed = [f"docker-worker:cache:{name}" for name in sorted(job.caches or {})]
+    if job.privileged:
+        needed.append("docker-worker:capability:privileged")
+    return needed

@@ -1,0 +1,192 @@
+"""The worker's settings: the only reader of argv, the environment and the config file.
+
+Every setting is a flag (`--capacity`), an `INFRAX_WORKER_*` variable (`INFRAX_WORKER_CAPACITY`)
+and a key of the optional TOML config file (`capacity = 4`, given with `--config` or
+`INFRAX_WORKER_CONFIG`); flags win over variables, variables over the file, the file over the
+defaults. Credentials also come from the official `TASKCLUSTER_ROOT_URL`,
+`TASKCLUSTER_CLIENT_ID`, `TASKCLUSTER_ACCESS_TOKEN` and `TASKCLUSTER_CERTIFICATE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import socket
+import tomllib
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from clients.hawk import Credentials
+from clients.protocol.ids import split_task_queue_id
+
+__all__ = ["Settings", "SettingsError", "parse_settings"]
+
+_ID = re.compile(r"^[a-zA-Z0-9_-]{1,38}\Z")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+def _s(help_text: str, env: str | None = None, flag: bool = True) -> dict[str, Any]:
+    return {"help": help_text, "env": env, "flag": flag}
+
+
+def _default_worker_id() -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", socket.gethostname())[:38] or "worker"
+
+
+@dataclass(frozen=True)
+class Settings:
+    root_url: str = field(metadata=_s("the queue's rootUrl", "TASKCLUSTER_ROOT_URL"))
+    task_queue_id: str = field(metadata=_s("the task queue to claim from (PROV/TYPE)"))
+    client_id: str | None = field(
+        default=None, metadata=_s("the worker's clientId", "TASKCLUSTER_CLIENT_ID")
+    )
+    access_token: str | None = field(
+        default=None, repr=False, metadata=_s("its accessToken", "TASKCLUSTER_ACCESS_TOKEN")
+    )
+    certificate: str | None = field(
+        default=None, repr=False, metadata=_s("its certificate", "TASKCLUSTER_CERTIFICATE")
+    )
+    engine: Literal["docker", "process"] = field(
+        default="docker", metadata=_s("how tasks run: docker or process")
+    )
+    capacity: int = field(default=1, metadata=_s("tasks run at once"))
+    worker_group: str = field(default="local", metadata=_s("the worker's group"))
+    worker_id: str = field(default_factory=_default_worker_id, metadata=_s("the worker's id"))
+    work_dir: Path = field(
+        default=Path("./infrax-worker"), metadata=_s("task directories and task logs")
+    )
+    idle_timeout_s: float = field(
+        default=0.0, metadata=_s("exit after this many seconds without work; 0: never")
+    )
+    shutdown_grace_s: float = field(
+        default=30.0, metadata=_s("seconds running tasks get to finish on SIGTERM/SIGINT")
+    )
+    max_task_run_time_s: int = field(
+        default=86_400, metadata=_s("the largest maxRunTime a payload may ask, in seconds")
+    )
+    empty_poll_pause_s: float = field(
+        default=1.0, metadata=_s("pause after a claimWork answered with no task, in seconds")
+    )
+    cancel_check_s: float = field(
+        default=2.0, metadata=_s("seconds between checks that a held run was not canceled")
+    )
+    memory_limit_mb: int = field(
+        default=0, metadata=_s("memory limit per container in MiB; 0: host memory / capacity")
+    )
+    cpu_limit: float = field(
+        default=0.0, metadata=_s("CPUs per container; 0: host cores / capacity")
+    )
+    allow_privileged: bool = field(
+        default=False, metadata=_s("let tasks holding the scope run privileged containers")
+    )
+    run_as_user: str = field(
+        default="nobody",
+        metadata=_s("process engine: the user tasks run as when the worker runs as root"),
+    )
+    cache_prefix: str = field(
+        default="infrax-cache", metadata=_s("prefix of the Docker volumes holding caches")
+    )
+    sample_interval_s: float = field(
+        default=1.0, metadata=_s("seconds between resource samples of a task")
+    )
+    config: Path | None = field(
+        default=None, metadata=_s("a TOML file with any of these settings", flag=True)
+    )
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if not self.client_id or not self.access_token:
+            return None
+        return Credentials(self.client_id, self.access_token, self.certificate)
+
+    def __post_init__(self) -> None:
+        if split_task_queue_id(self.task_queue_id) is None:
+            raise SettingsError(f"task queue id {self.task_queue_id!r} is not PROV/TYPE")
+        for name in ("worker_group", "worker_id"):
+            if not _ID.match(getattr(self, name)):
+                raise SettingsError(f"{name} must be 1-38 of [a-zA-Z0-9_-]")
+        if self.engine not in ("docker", "process"):
+            raise SettingsError(f"engine must be docker or process, not {self.engine!r}")
+        if self.capacity < 1:
+            raise SettingsError("capacity must be at least 1")
+        if not self.root_url.startswith(("http://", "https://")):
+            raise SettingsError("root_url must be an http(s) URL")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES = typing.get_type_hints(Settings)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.removesuffix("_s").replace("_", "-")
+
+
+def _variable(name: str) -> str:
+    return "INFRAX_WORKER_" + name.removesuffix("_s").upper()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infrax worker", description="Run a worker.")
+    for name, spec in _FIELDS.items():
+        extra = f", {spec.metadata['env']}" if spec.metadata["env"] else ""
+        parser.add_argument(
+            _flag(name), dest=name, help=f"{spec.metadata['help']} [{_variable(name)}{extra}]"
+        )
+    return parser
+
+
+def _convert(name: str, raw: object) -> object:
+    kind = _TYPES[name]
+    if kind is bool and isinstance(raw, str):
+        if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise SettingsError(f"{name} must be true or false, not {raw!r}")
+        return raw.lower() in ("1", "true", "yes")
+    try:
+        if kind in (int, float):
+            return kind(raw)
+        if kind in (Path, Path | None):
+            return Path(str(raw))
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    return raw if isinstance(raw, str | bool | int | float) else str(raw)
+
+
+def _from_file(path: Path) -> dict[str, object]:
+    try:
+        loaded = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"config file {path}: {error}") from None
+    values: dict[str, object] = {}
+    for key, value in loaded.items():
+        name = key.replace("-", "_")
+        name = name if name in _FIELDS else f"{name}_s"
+        if name not in _FIELDS:
+            raise SettingsError(f"config file {path}: unknown setting {key!r}")
+        values[name] = value
+    return values
+
+
+def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:
+    """Flags, then INFRAX_WORKER_* (and TASKCLUSTER_*) variables, then the file, then defaults."""
+    args = vars(_parser().parse_args(list(argv)))
+    from_env: dict[str, object] = {}
+    for name, spec in _FIELDS.items():
+        for variable in (spec.metadata["env"], _variable(name)):
+            if variable and env.get(variable):
+                from_env[name] = env[variable]
+    config = args["config"] or from_env.get("config")
+    values = _from_file(Path(str(config))) if config else {}
+    values.update(from_env)
+    values.update({k: v for k, v in args.items() if v is not None})
+    missing = [_flag(name) for name in ("root_url", "task_queue_id") if name not in values]
+    if missing:
+        raise SettingsError(f"missing {' and '.join(missing)}")
+    return Settings(**{name: _convert(name, raw) for name, raw in values.items()})  # type: ignore[arg-type]
