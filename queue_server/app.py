@@ -12,10 +12,13 @@ from clients.protocol.errors import ApiError, ErrorCode
 from clients.protocol.stream import CLOSE_GOING_AWAY
 
 from . import handlers  # noqa: F401  (registers the handlers)
+from .artifacts import LocalBlobStore
 from .auth import Authenticator
 from .bus import Bus
+from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
-from .keys import BUS, HUB, SECRETS, SETTINGS, STORE
+from .handlers.blobs import add_blob_routes
+from .keys import BLOB_URLS, BLOBS, BUS, HUB, SECRETS, SETTINGS, STORE
 from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
@@ -76,14 +79,19 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_shutdown.append(close_streams)
 
+    app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
+
     async def storage(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings, app[BUS])
         app[STORE] = store
+        app[BLOBS] = LocalBlobStore(settings.blob_path)
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
+        await app[BLOBS].close()
         await store.close()
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(resolvers)
     bind(app)
+    add_blob_routes(app)
     return app

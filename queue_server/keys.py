@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .artifacts.blobs import BlobStore
 from .bus import Bus
+from .core.blob_urls import BlobUrlSigner
 from .secrets import ServerSecrets
 from .settings import Settings
 from .store.base import Store
 from .streams import Hub
 
-__all__ = ["BUS", "HUB", "SECRETS", "SETTINGS", "STORE"]
+__all__ = ["BLOBS", "BLOB_URLS", "BUS", "HUB", "SECRETS", "SETTINGS", "STORE"]
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", Bus)
 SECRETS = web.AppKey("secrets", ServerSecrets)
+BLOBS = web.AppKey("blobs", BlobStore)
+BLOB_URLS = web.AppKey("blob_urls", BlobUrlSigner)
 HUB = web.AppKey("hub", Hub)

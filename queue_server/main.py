@@ -16,10 +16,20 @@ from .settings import Settings, parse_settings
 
 __all__ = ["command", "serve"]
 
+READ_BUFSIZE = 256 * 1024  # request bodies are read in chunks of up to this (artifact uploads)
+
 
 async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
     """Start the server; returns its runner and the rootUrl it serves."""
-    runner = web.AppRunner(create_app(settings), handler_cancellation=True, access_log=None)
+    # auto_decompress=False: a body sent with Content-Encoding (a gzip artifact) is stored as
+    # sent and served with its encoding (protocol.md, "Blob transfer").
+    runner = web.AppRunner(
+        create_app(settings),
+        handler_cancellation=True,
+        access_log=None,
+        auto_decompress=False,
+        read_bufsize=READ_BUFSIZE,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -36,7 +36,7 @@ DEFAULT_ANONYMOUS_SCOPES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path  # INFRAX_DATA_DIR: the SQLite database and the server's secrets
+    data_dir: Path  # INFRAX_DATA_DIR: the SQLite database, the secrets and (by default) blobs
     # INFRAX_DATABASE_URL: postgresql://... to keep the queue in PostgreSQL instead of SQLite
     # (several replicas may then share it); its search_path query parameter picks the schema.
     database_url: str | None = None
@@ -56,6 +56,10 @@ class Settings:
     resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+    blob_dir: Path | None = None  # INFRAX_BLOB_DIR: artifact bytes; default <data dir>/blobs
+    max_artifact_bytes: int = 5 * 1024**3  # INFRAX_MAX_ARTIFACT_BYTES: largest artifact
+    upload_url_ttl_s: float = 2700.0  # INFRAX_UPLOAD_URL_TTL: how long a putUrl works (seconds)
+    download_url_ttl_s: float = 1800.0  # INFRAX_DOWNLOAD_URL_TTL: signed download URLs
     roles_file: Path | None = None  # INFRAX_ROLES_FILE: {roleId: [scopes]} in YAML or JSON
     events_buffer: int = 1000  # INFRAX_EVENTS_BUFFER: messages an event-stream subscriber may
     # fall behind by before it is dropped
@@ -63,6 +67,10 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "queue.sqlite3"
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         "--resolver-interval", type=float, help="seconds between resolver passes [1]"
     )
     parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
+    parser.add_argument("--blob-dir", help="artifact bytes [INFRAX_BLOB_DIR, <data dir>/blobs]")
+    parser.add_argument("--max-artifact-bytes", type=int, help="largest artifact [5 GiB]")
+    parser.add_argument("--upload-url-ttl", type=float, help="seconds a putUrl works [2700]")
+    parser.add_argument(
+        "--download-url-ttl", type=float, help="seconds a signed download URL works [1800]"
+    )
     parser.add_argument(
         "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
     )
@@ -118,6 +132,9 @@ _NUMBERS = {
     "max_body_bytes": ("INFRAX_MAX_BODY_BYTES", int),
     "resolver_interval": ("INFRAX_RESOLVER_INTERVAL", float),
     "expiry_interval": ("INFRAX_EXPIRY_INTERVAL", float),
+    "max_artifact_bytes": ("INFRAX_MAX_ARTIFACT_BYTES", int),
+    "upload_url_ttl": ("INFRAX_UPLOAD_URL_TTL", float),
+    "download_url_ttl": ("INFRAX_DOWNLOAD_URL_TTL", float),
     "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
 }
 _FIELDS = {
@@ -125,6 +142,8 @@ _FIELDS = {
     "claim_wait": "claim_wait_s",
     "resolver_interval": "resolver_interval_s",
     "expiry_interval": "expiry_interval_s",
+    "upload_url_ttl": "upload_url_ttl_s",
+    "download_url_ttl": "download_url_ttl_s",
 }
 
 
@@ -154,9 +173,10 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         given = getattr(args, name) or env.get(variable)
         if given:
             values[name] = given
-    roles_file = args.roles_file or env.get("INFRAX_ROLES_FILE")
-    if roles_file:
-        values["roles_file"] = Path(roles_file)
+    for name, variable in (("blob_dir", "INFRAX_BLOB_DIR"), ("roles_file", "INFRAX_ROLES_FILE")):
+        path = getattr(args, name) or env.get(variable)
+        if path:
+            values[name] = Path(path)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
     if env.get("INFRAX_SECRET_KEY"):

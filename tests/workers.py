@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gzip
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import requests
+import taskcluster
 
 from clients import hawk
 from clients.client import Options, Queue
@@ -27,9 +28,10 @@ from worker.main import worker_daemon
 from worker.settings import Settings
 
 __all__ = [
+    "artifact_bytes",
     "client",
     "docker_payload",
-    "kept_artifact",
+    "error_artifact",
     "payload",
     "process_payload",
     "resolution",
@@ -135,19 +137,26 @@ def outcome(message: Message) -> tuple[str, str]:
     return run.state.value, str(run.reason_resolved)
 
 
-def kept_artifact(settings: Settings, task_id: str, run_id: int, name: str) -> bytes:
-    """An artifact as the worker left it (the queue serves no artifacts yet)."""
-    path = settings.work_dir / "artifacts" / task_id / str(run_id) / name
-    return path.read_bytes()
+def _root_queue(settings: Settings) -> taskcluster.Queue:
+    credentials = {"clientId": settings.client_id, "accessToken": settings.access_token}
+    return taskcluster.Queue({"rootUrl": settings.root_url, "credentials": credentials})
+
+
+def artifact_bytes(settings: Settings, task_id: str, run_id: int, name: str) -> bytes:
+    """An artifact's content as the queue serves it (a gzip-encoded one decoded)."""
+    url = _root_queue(settings).getArtifact(task_id, run_id, name)["url"]
+    response = requests.get(url, timeout=60)
+    response.raise_for_status()
+    return response.content
 
 
 def task_log(settings: Settings, task_id: str, run_id: int = 0) -> str:
-    packed = kept_artifact(settings, task_id, run_id, "public/logs/live_backing.log.gz")
-    return gzip.decompress(packed).decode()
+    return artifact_bytes(settings, task_id, run_id, "public/logs/live_backing.log").decode()
 
 
-def kept_error(settings: Settings, task_id: str, run_id: int, name: str) -> dict[str, Any]:
-    return json.loads(kept_artifact(settings, task_id, run_id, name + ".error.json"))  # type: ignore[no-any-return]
+def error_artifact(settings: Settings, task_id: str, run_id: int, name: str) -> dict[str, Any]:
+    """An error artifact's {storageType, reason, message}."""
+    return _root_queue(settings).artifact(task_id, run_id, name)  # type: ignore[no-any-return]
 
 
 def later(seconds: float) -> str:

@@ -1,31 +1,30 @@
 """Where a run's artifacts and task log go (protocol.md, "Artifacts").
 
-Every upload uses the run's temporary credentials. The task log is always uploaded, gzipped,
-as `public/logs/live_backing.log`, whatever the run's ending.
-
-Until the queue serves the artifact endpoints, `uploads_for` keeps the artifacts on the
-worker's disk instead (`<work_dir>/artifacts/<taskId>/<runId>/<name>`) and says so in the
-task log.
+Every upload uses the run's temporary credentials and the s3 path: one createArtifact, one
+streamed PUT of the file to the signed URL the queue answers (retried on 5xx and resets by
+the client). The task log is always uploaded as `public/logs/live_backing.log`, gzipped on
+the worker and stored and served with `Content-Encoding: gzip`, whatever the run's ending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from clients.protocol.endpoints import ENDPOINTS
+from clients.client import ClientError
+from clients.protocol.artifacts import ErrorArtifactRequest
 
+from .errors import ResourceUnavailable
 from .tasklog import TaskLog
 
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["TASK_LOG_ARTIFACT", "KeptOnDisk", "Uploads", "uploads_for"]
+__all__ = ["TASK_LOG_ARTIFACT", "QueueUploads", "Uploads", "uploads_for"]
 
 logger = logging.getLogger("infrax.worker.uploads")
 
@@ -52,35 +51,61 @@ def _gzip(source: Path, target: Path) -> None:
         shutil.copyfileobj(raw, packed, 1 << 20)
 
 
-class KeptOnDisk:
-    """Artifacts kept under the worker's work directory, for a queue without artifacts."""
+class QueueUploads:
+    """Artifacts created on the queue with the run's credentials."""
 
     def __init__(self, run: Run) -> None:
-        self.root = run.settings.work_dir / "artifacts" / run.task_id / str(run.run_id)
-        self.expires = run.task.expires
-
-    def _target(self, name: str) -> Path:
-        target = (self.root / name).resolve()
-        if not target.is_relative_to(self.root.resolve()):
-            raise ValueError(f"artifact name {name!r} leaves the artifact directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+        self.run = run
 
     async def file(self, name: str, path: Path, content_type: str, expires: str) -> None:
-        await asyncio.to_thread(shutil.copyfile, path, self._target(name))
+        await self._upload(name, path, content_type, expires, None)
+
+    async def _upload(
+        self, name: str, path: Path, content_type: str, expires: str, encoding: str | None
+    ) -> None:
+        run = self.run
+        try:
+            await run.queue.upload_artifact(
+                run.task_id,
+                run.run_id,
+                name,
+                path,
+                content_type=content_type,
+                expires=expires,
+                content_encoding=encoding,
+            )
+        except ClientError as error:
+            raise ResourceUnavailable(f"artifact {name} could not be uploaded: {error}") from error
 
     async def error(self, name: str, reason: str, message: str, expires: str) -> None:
-        body = json.dumps({"storageType": "error", "reason": reason, "message": message})
-        await asyncio.to_thread(self._target(name + ".error.json").write_text, body)
+        request = ErrorArtifactRequest(expires=expires, reason=reason, message=message[:4096])  # type: ignore[arg-type]
+        try:
+            await self.run.queue.create_artifact(self.run.task_id, self.run.run_id, name, request)
+        except ClientError as error:
+            raise ResourceUnavailable(
+                f"error artifact {name} could not be created: {error}"
+            ) from error
 
     async def task_log(self, log: TaskLog) -> bool:
-        log.line(f"the queue has no artifact endpoints: artifacts are kept in {self.root}")
         log.close()
-        await asyncio.to_thread(_gzip, log.path, self._target(TASK_LOG_ARTIFACT + ".gz"))
+        packed = log.path.with_name(log.path.name + ".gz")
+        await asyncio.to_thread(_gzip, log.path, packed)
+        try:
+            await self._upload(
+                TASK_LOG_ARTIFACT, packed, TASK_LOG_TYPE, self.run.task.expires, "gzip"
+            )
+        except ResourceUnavailable as error:
+            logger.error(
+                "task_log_upload_failed",
+                extra={
+                    "task_id": self.run.task_id,
+                    "run_id": self.run.run_id,
+                    "reason": str(error),
+                },
+            )
+            return False
         return True
 
 
 def uploads_for(run: Run) -> Uploads:
-    if any(endpoint.name == "createArtifact" for endpoint in ENDPOINTS):
-        raise NotImplementedError("artifact uploads through the queue")
-    return KeptOnDisk(run)
+    return QueueUploads(run)

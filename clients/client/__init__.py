@@ -32,19 +32,24 @@ from .errors import (
     TransportError,
 )
 from .events import Event, EventStream, EventStreamClosed, EventStreamError
+from .objects import Object
 from .options import Options, credentials_from_env, credentials_of
 from .queue import Queue
+from .queue_artifacts import ArtifactError
 from .retry import RetryPolicy
 from .service import ServiceClient
 from .sync import SyncClient
+from .transfer import Downloaded
 
 __all__ = [
     "SERVICE_CLIENTS",
     "ApiCallError",
+    "ArtifactError",
     "Auth",
     "AuthenticationFailed",
     "ClientError",
     "ConfigurationError",
+    "Downloaded",
     "Event",
     "EventStream",
     "EventStreamClosed",
@@ -53,6 +58,7 @@ __all__ = [
     "InputTooLarge",
     "InsufficientScopes",
     "MethodNotAllowed",
+    "Object",
     "Options",
     "Queue",
     "RequestConflict",
@@ -68,4 +74,8 @@ __all__ = [
     "credentials_of",
 ]
 
-SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {Queue.service: Queue, Auth.service: Auth}
+SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {
+    Queue.service: Queue,
+    Object.service: Object,
+    Auth.service: Auth,
+}

@@ -7,13 +7,14 @@ from typing import ClassVar
 
 from ..protocol.stream import Binding
 from .events import EventStream
+from .queue_artifacts import ArtifactCalls
 from .queue_tasks import TaskCalls
 from .queue_workers import WorkerCalls
 
 __all__ = ["Queue"]
 
 
-class Queue(TaskCalls, WorkerCalls):
+class Queue(TaskCalls, ArtifactCalls, WorkerCalls):
     """An async client of ``<rootUrl>/api/queue/v1``.
 
     ::

@@ -43,7 +43,7 @@ def route_pattern(endpoint: Endpoint) -> str:
 
     def param(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name == "clientId":
+        if name in ("clientId", "name"):
             return "{" + name + ":.+}"
         if name in SLASHED_PARAMS:
             # aiohttp matches the path with %2F still encoded; match_info holds it decoded.

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import artifacts as a
 from . import clients_api as auth
+from . import objects as o
 from . import queues as q
 from . import tasks as t
 from .ids import PROVISIONER_ID_PATTERN, SLUGID_PATTERN, WORKER_TYPE_PATTERN
@@ -24,12 +26,12 @@ ScopeExpr = str | dict[str, Any]
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    service: str  # "queue" or "auth": the URL is <rootUrl>/api/<service>/v1<route>
+    service: str  # "queue", "object" or "auth": the URL is <rootUrl>/api/<service>/v1<route>
     method: str
     route: str
     summary: str
-    input: type | None = None
-    output: type | None = None
+    input: Any = None  # a msgspec type (a Struct, or a union of tagged Structs), or None
+    output: Any = None
     scopes: ScopeExpr | None = None  # None: no authorization at all (health endpoints)
     query: tuple[str, ...] = ()
     stability: str = "stable"
@@ -52,13 +54,16 @@ PARAM_PATTERNS: dict[str, str] = {
     "workerGroup": r"^[a-zA-Z0-9-_]{1,38}$",
     "workerId": r"^[a-zA-Z0-9-_]{1,38}$",
     "clientId": r"^[A-Za-z0-9!@/:.+|_-]{1,256}$",
+    # Artifact and object names: printable ASCII. Lengths and the rules on `..` and a leading
+    # `/` are checked where names are created (protocol.md, "Artifact names").
+    "name": r"^[\x20-\x7e]+$",
     # Hooks v1 (hook_endpoints.py); a hookId may hold slashes, sent as %2F.
     "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
     "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
     "token": r"^[A-Za-z0-9_-]{1,100}$",
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
-SLASHED_PARAMS = frozenset({"taskQueueId", "clientId"})
+SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name"})
 
 _PARAM = re.compile(r"<([A-Za-z]+)>")
 
@@ -83,6 +88,9 @@ def _task_action(action: str) -> ScopeExpr:
 
 _WORKER = "<provisionerId>/<workerType>/<workerGroup>/<workerId>"
 _TASK_RUN = "<taskId>/<runId>"
+# Reading an artifact needs the scope for every name along its chain of links (protocol.md).
+_GET_ARTIFACT = {"AllOf": [{"for": "name", "in": "names", "each": "queue:get-artifact:<name>"}]}
+_RUN_ARTIFACT = "/task/<taskId>/runs/<runId>/artifacts/<name>"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # -- tasks ------------------------------------------------------------------------------
@@ -323,6 +331,109 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         t.TaskStatusResponse,
         f"queue:resolve-task:{_TASK_RUN}",
     ),
+    # -- artifacts ------------------------------------------------------------------------------
+    Endpoint(
+        "createArtifact",
+        "queue",
+        "POST",
+        _RUN_ARTIFACT,
+        "Create an artifact of a run (s3, object, reference, link or error).",
+        a.CreateArtifactRequest,
+        a.CreateArtifactResponse,
+        f"queue:create-artifact:{_TASK_RUN}",
+    ),
+    Endpoint(
+        "finishArtifact",
+        "queue",
+        "PUT",
+        _RUN_ARTIFACT,
+        "Mark an object artifact present once its upload is finished; answers 204.",
+        a.FinishArtifactRequest,
+        None,
+        f"queue:create-artifact:{_TASK_RUN}",
+    ),
+    Endpoint(
+        "getArtifact",
+        "queue",
+        "GET",
+        _RUN_ARTIFACT,
+        "Redirect (303) to an artifact's content; 424 for an error artifact.",
+        None,
+        a.GetArtifactResponse,
+        _GET_ARTIFACT,
+    ),
+    Endpoint(
+        "getLatestArtifact",
+        "queue",
+        "GET",
+        "/task/<taskId>/artifacts/<name>",
+        "As getArtifact, for the task's latest run.",
+        None,
+        a.GetArtifactResponse,
+        _GET_ARTIFACT,
+    ),
+    Endpoint(
+        "listArtifacts",
+        "queue",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifacts",
+        "List the artifacts of a run.",
+        None,
+        a.ListArtifactsResponse,
+        "queue:list-artifacts:<taskId>:<runId>",
+        PAGE,
+    ),
+    Endpoint(
+        "listLatestArtifacts",
+        "queue",
+        "GET",
+        "/task/<taskId>/artifacts",
+        "List the artifacts of the task's latest run.",
+        None,
+        a.ListArtifactsResponse,
+        "queue:list-artifacts:<taskId>",
+        PAGE,
+    ),
+    Endpoint(
+        "artifactInfo",
+        "queue",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifact-info/<name>",
+        "An artifact's metadata (links are not followed).",
+        None,
+        a.Artifact,
+        "queue:list-artifacts:<taskId>:<runId>",
+    ),
+    Endpoint(
+        "latestArtifactInfo",
+        "queue",
+        "GET",
+        "/task/<taskId>/artifact-info/<name>",
+        "As artifactInfo, for the task's latest run.",
+        None,
+        a.Artifact,
+        "queue:list-artifacts:<taskId>",
+    ),
+    Endpoint(
+        "artifact",
+        "queue",
+        "GET",
+        "/task/<taskId>/runs/<runId>/artifact-content/<name>",
+        "How to fetch an artifact's content: a URL, object credentials or the error.",
+        None,
+        a.ArtifactContent,
+        _GET_ARTIFACT,
+    ),
+    Endpoint(
+        "latestArtifact",
+        "queue",
+        "GET",
+        "/task/<taskId>/artifact-content/<name>",
+        "As artifact, for the task's latest run.",
+        None,
+        a.ArtifactContent,
+        _GET_ARTIFACT,
+    ),
     # -- task queues and counts ----------------------------------------------------------------
     Endpoint(
         "pendingTasks",
@@ -557,6 +668,47 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "version", "queue", "GET", "/__version__", "The server's version.", None, q.VersionResponse
+    ),
+    # -- objects (Object v1 subset) -------------------------------------------------------------------
+    Endpoint(
+        "createUpload",
+        "object",
+        "PUT",
+        "/upload/<name>",
+        "Begin (or renew) the upload of an object, negotiating the upload method.",
+        o.CreateUploadRequest,
+        o.CreateUploadResponse,
+        "object:upload:<projectId>:<name>",
+    ),
+    Endpoint(
+        "finishUpload",
+        "object",
+        "POST",
+        "/finish-upload/<name>",
+        "Mark an object's upload complete; the object is immutable afterwards.",
+        o.FinishUploadRequest,
+        o.FinishUploadResponse,
+        "object:upload:<projectId>:<name>",
+    ),
+    Endpoint(
+        "startDownload",
+        "object",
+        "PUT",
+        "/start-download/<name>",
+        "Choose a download method for an object and answer how to use it.",
+        o.StartDownloadRequest,
+        o.StartDownloadResponse,
+        "object:download:<name>",
+    ),
+    Endpoint(
+        "object",
+        "object",
+        "GET",
+        "/metadata/<name>",
+        "An object's metadata: projectId, expires and hashes.",
+        None,
+        o.ObjectMetadata,
+        "object:download:<name>",
     ),
     # -- clients (Auth v1 subset) -------------------------------------------------------------------
     Endpoint(

@@ -28,10 +28,12 @@ class ErrorCode(StrEnum):
     insufficient_scopes = "InsufficientScopes"
     resource_not_found = "ResourceNotFound"
     method_not_allowed = "MethodNotAllowed"
+    no_matching_method = "NoMatchingMethod"
     request_conflict = "RequestConflict"
     resource_expired = "ResourceExpired"
     input_too_large = "InputTooLarge"
     internal_server_error = "InternalServerError"
+    insufficient_storage = "InsufficientStorage"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -43,10 +45,12 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.insufficient_scopes: 403,
     ErrorCode.resource_not_found: 404,
     ErrorCode.method_not_allowed: 405,
+    ErrorCode.no_matching_method: 406,
     ErrorCode.request_conflict: 409,
     ErrorCode.resource_expired: 410,
     ErrorCode.input_too_large: 413,
     ErrorCode.internal_server_error: 500,
+    ErrorCode.insufficient_storage: 507,
 }
 
 

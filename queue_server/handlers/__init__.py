@@ -1,5 +1,15 @@
 """Endpoint handlers; importing this package registers every one of them."""
 
-from . import claims, clients, events, groups, health, tasks, workers
+from . import artifacts, claims, clients, events, groups, health, objects, tasks, workers
 
-__all__ = ["claims", "clients", "events", "groups", "health", "tasks", "workers"]
+__all__ = [
+    "artifacts",
+    "claims",
+    "clients",
+    "events",
+    "groups",
+    "health",
+    "objects",
+    "tasks",
+    "workers",
+]

@@ -21,7 +21,27 @@ from ..dispatch import Call, handles
 from ..keys import BUS, SECRETS, SETTINGS, STORE
 from ..store.queue_txns import Claimed
 
-__all__ = ["run_credentials"]
+__all__ = ["queue_credentials", "run_credentials"]
+
+
+def queue_credentials(
+    call: Call, name: str, scopes: list[str], expiry_ms: int
+) -> t.TaskCredentials:
+    """Named temporary credentials issued by the queue, from now until `expiry_ms`."""
+    secrets = call.app[SECRETS]
+    credentials = hawk.create_temporary_credentials(
+        issuer_client_id=QUEUE_ISSUER,
+        issuer_access_token=derive_token(secrets.secret_key, QUEUE_ISSUER, ""),
+        start_ms=call.now_ms(),
+        expiry_ms=expiry_ms,
+        scopes=scopes,
+        name=name,
+    )
+    return t.TaskCredentials(
+        client_id=credentials.client_id,
+        access_token=credentials.access_token,
+        certificate=credentials.certificate or "",
+    )
 
 
 def run_credentials(
@@ -34,25 +54,17 @@ def run_credentials(
     taken_until_ms: int,
 ) -> t.TaskCredentials:
     """Named temporary credentials for one run, valid until takenUntil (protocol.md)."""
-    secrets = call.app[SECRETS]
     run = f"{task_id}/{run_id}"
-    credentials = hawk.create_temporary_credentials(
-        issuer_client_id=QUEUE_ISSUER,
-        issuer_access_token=derive_token(secrets.secret_key, QUEUE_ISSUER, ""),
-        start_ms=call.now_ms(),
-        expiry_ms=taken_until_ms,
-        scopes=[
+    return queue_credentials(
+        call,
+        f"task-client/{run}/on/{worker_group}/{worker_id}/until/{taken_until_ms // 1000}",
+        [
             f"queue:reclaim-task:{run}",
             f"queue:resolve-task:{run}",
             f"queue:create-artifact:{run}",
             *task_scopes,
         ],
-        name=f"task-client/{run}/on/{worker_group}/{worker_id}/until/{taken_until_ms // 1000}",
-    )
-    return t.TaskCredentials(
-        client_id=credentials.client_id,
-        access_token=credentials.access_token,
-        certificate=credentials.certificate or "",
+        taken_until_ms,
     )
 
 

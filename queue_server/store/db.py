@@ -10,15 +10,17 @@ comes from").
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .dialect import Dialect
 
-__all__ = ["Db", "Row", "migrate", "run_to_end", "scalar"]
+__all__ = ["Db", "Row", "Txn", "migrate", "run_to_end", "scalar"]
 
 Row = tuple[Any, ...]
 T = TypeVar("T")
+# A transaction: `txn(db, *args)`, a coroutine function over the Db Protocol.
+Txn = Callable[..., Coroutine[Any, Any, T]]
 
 
 class Db(Protocol):

@@ -30,13 +30,13 @@ from clients.protocol.errors import input_error
 from clients.protocol.events import Message
 
 from ..bus import Bus
-from .db import Row, migrate, scalar
+from .db import Row, Txn, migrate, scalar
 from .dialect import POSTGRES, postgres_ddl, postgres_sql
 from .notifications import decode_payload, encode_payloads
 from .queue_txns import Claimed
 from .queue_txns import claim_work as claim_work_txn
 from .schema import MIGRATIONS
-from .sql import SqlStore, Txn
+from .sql import SqlStore
 
 __all__ = ["PostgresStore"]
 

@@ -11,6 +11,7 @@ from clients.protocol.events import Message
 from clients.protocol.tasks import Task, TaskStatus
 
 from ..core import lifecycle
+from .artifact_txns import drop_task_artifacts
 from .db import Db
 from .records import load_record, record_columns, record_of_row, save_record
 
@@ -196,7 +197,8 @@ async def declare_worker(
 
 
 async def expire(db: Db, now_ms: int, limit: int) -> int:
-    """Delete tasks, groups, queues and workers past their expiry; how many tasks went."""
+    """Delete tasks (with their artifacts), groups, queues and workers past their expiry;
+    how many tasks went."""
     rows = await db.all(
         "SELECT task_id FROM tasks WHERE expires <= ? AND state IN ('completed', 'failed', 'exception')"
         " ORDER BY expires LIMIT ?" + db.dialect.lock_skipping("tasks"),
@@ -208,6 +210,7 @@ async def expire(db: Db, now_ms: int, limit: int) -> int:
     await db.run_many("DELETE FROM dependencies WHERE dependent_task_id = ?", ids)
     await db.run_many("DELETE FROM dependencies WHERE required_task_id = ?", ids)
     await db.run_many("DELETE FROM tasks WHERE task_id = ?", ids)
+    await drop_task_artifacts(db, [task_id for (task_id,) in ids], now_ms)
     await db.run("DELETE FROM task_groups WHERE expires <= ?", (now_ms,))
     await db.run("DELETE FROM task_queues WHERE expires <= ?", (now_ms,))
     await db.run("DELETE FROM workers WHERE expires <= ?", (now_ms,))

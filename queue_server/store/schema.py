@@ -5,7 +5,11 @@ Invariants, kept by every transaction of the store:
 - every running run has exactly one row in `claims`, and every row there is a running run;
 - `tasks.unresolved_deps` counts the rows of `dependencies` for that task with satisfied = 0
   (a task that depends on itself has such a row until scheduleTask);
-- `task_groups.active` counts the tasks of the group that are unscheduled, pending or running.
+- `task_groups.active` counts the tasks of the group that are unscheduled, pending or running;
+- an s3 or object artifact is present only when the object holding its bytes is finished
+  (that object is named `t/<taskId>/<runId>/<name>`);
+- every blob in the blob store is referenced by exactly one object (`objects.blob_key`) or by
+  one `loose_blobs` row: one being written, replaced or expired, deleted after `delete_after`.
 """
 
 from __future__ import annotations
@@ -106,5 +110,46 @@ MIGRATIONS: tuple[str, ...] = (
         disabled INTEGER NOT NULL DEFAULT 0,
         delete_on_expiration INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # 2: artifacts, the objects holding their bytes, and blobs awaiting deletion.
+    """
+    CREATE TABLE artifacts (
+        task_id TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        storage_type TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        present INTEGER NOT NULL,
+        content_length INTEGER,
+        details BLOB NOT NULL,
+        PRIMARY KEY (task_id, run_id, name)
+    );
+    CREATE INDEX artifacts_by_expires ON artifacts (expires);
+
+    CREATE TABLE objects (
+        name TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        upload_id TEXT,
+        upload_expires INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        content_length INTEGER,
+        blob_key TEXT,
+        size INTEGER,
+        sha256 TEXT,
+        content_encoding TEXT,
+        hashes BLOB NOT NULL,
+        finish_on_put INTEGER NOT NULL
+    );
+    CREATE INDEX objects_by_expires ON objects (expires);
+    CREATE INDEX objects_open_by_upload_expires ON objects (upload_expires)
+        WHERE upload_id IS NOT NULL;
+
+    CREATE TABLE loose_blobs (
+        blob_key TEXT PRIMARY KEY,
+        delete_after INTEGER NOT NULL
+    );
+    CREATE INDEX loose_blobs_by_delete_after ON loose_blobs (delete_after);
     """,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from clients.protocol import queues as q
@@ -23,17 +23,17 @@ from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
 from . import client_txns, listings, queue_txns, task_txns
+from .artifact_methods import ArtifactMethods
 from .client_txns import ClientRow
-from .db import Db
+from .db import Db, Txn
 from .queue_txns import Claimed
 
 __all__ = ["SqlStore"]
 
 T = TypeVar("T")
-Txn = Callable[..., Coroutine[Any, Any, T]]
 
 
-class SqlStore(ABC):
+class SqlStore(ArtifactMethods, ABC):
     """Implements the Store Protocol (base.py) on a backend's transactions."""
 
     def __init__(self, bus: Bus) -> None:

@@ -18,10 +18,10 @@ import aiosqlite
 from clients.protocol.events import Message
 
 from ..bus import Bus
-from .db import Row, migrate, run_to_end
+from .db import Row, Txn, migrate, run_to_end
 from .dialect import SQLITE
 from .schema import MIGRATIONS
-from .sql import SqlStore, Txn
+from .sql import SqlStore
 
 __all__ = ["SQLiteDb", "SQLiteStore"]
 

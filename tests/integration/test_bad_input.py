@@ -96,6 +96,7 @@ SAMPLE = {
     "workerGroup": "g",
     "workerId": "w",
     "clientId": "someone",
+    "name": "public%2Fbuild%2Fx.log",
 }
 GARBAGE = {
     "taskId": "%00%ff",
@@ -107,6 +108,7 @@ GARBAGE = {
     "workerGroup": "a.b",
     "workerId": "%2F%2F",
     "clientId": "%0A",
+    "name": "..%2F%00%7F",
 }
 BODIES = [
     b"",

@@ -15,10 +15,11 @@ import pytest
 
 from tests.conftest import RunningQueue
 from tests.workers import (
+    artifact_bytes,
     artifact_path,
     client,
     create,
-    kept_error,
+    error_artifact,
     outcome,
     payload,
     resolution,
@@ -129,11 +130,9 @@ async def test_a_missing_artifact_becomes_an_error_artifact_and_fails_the_task(
         task_id = await create(queue, engine, payload(engine, image, script, artifacts=declared))
         message = await resolution(queue, task_id)
     assert outcome(message) == ("failed", "failed")
-    from tests.workers import kept_artifact
-
-    assert kept_artifact(settings, task_id, 0, "public/a.txt") == b"one\n"
-    assert kept_artifact(settings, task_id, 0, "public/out/sub/b.txt") == b"two\n"
-    error = kept_error(settings, task_id, 0, "public/none")
+    assert artifact_bytes(settings, task_id, 0, "public/a.txt") == b"one\n"
+    assert artifact_bytes(settings, task_id, 0, "public/out/sub/b.txt") == b"two\n"
+    error = error_artifact(settings, task_id, 0, "public/none")
     assert error["reason"] == "file-missing-on-worker"
     assert "result: failed (exit code 0)" in task_log(settings, task_id)
 

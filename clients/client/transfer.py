@@ -1,0 +1,142 @@
+"""Streaming file transfers to and from signed blob URLs (protocol.md, "Blob transfer").
+
+Files move in 1 MiB chunks read and written in a worker thread, never whole in memory. A
+download that is cut off resumes where it stopped with a `Range` request; its bytes are
+written exactly as the server stores them (a gzip artifact stays gzip on disk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import aiohttp
+
+from .errors import ClientError, TransportError, error_from_answer
+from .retry import RetryPolicy
+
+__all__ = ["CHUNK_BYTES", "Downloaded", "get_file", "put_file"]
+
+CHUNK_BYTES = 1 << 20
+_RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """What a download wrote: its length and SHA-256 (of the bytes as stored) and type."""
+
+    size: int
+    sha256: str
+    content_type: str
+    content_encoding: str | None
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+            yield chunk
+    finally:
+        handle.close()
+
+
+async def _retrying(
+    what: str,
+    retry: RetryPolicy,
+    sleep: Sleep,
+    attempt: Callable[[], Awaitable[ClientError | None]],
+) -> None:
+    """Run `attempt` until it succeeds (None); a 5xx it returns and connection failures are
+    retried as the policy says, a 4xx it raises is final."""
+    for number in range(retry.max_retries + 1):
+        try:
+            failure = await attempt()
+        except _RETRYABLE as error:
+            failure = TransportError(what, number + 1, error)
+        if failure is None:
+            return
+        if number == retry.max_retries:
+            raise failure
+        await sleep(retry.delay_s(number, random.random()))
+
+
+def _failure(what: str, status: int, body: bytes) -> ClientError:
+    """The error of an error answer: raised at once for a 4xx, returned for a 5xx."""
+    error = error_from_answer(what, status, body)
+    if status < 500:
+        raise error
+    return error
+
+
+async def put_file(
+    session: aiohttp.ClientSession,
+    url: str,
+    path: Path,
+    headers: dict[str, str],
+    retry: RetryPolicy,
+    sleep: Sleep = asyncio.sleep,
+) -> None:
+    """PUT the file to a signed URL; 4xx raises the typed error, 5xx and resets retry."""
+
+    async def attempt() -> ClientError | None:
+        async with session.put(url, data=_chunks(path), headers=headers) as response:
+            body = await response.read()
+            return None if response.status < 300 else _failure("putArtifact", response.status, body)
+
+    await _retrying("putArtifact", retry, sleep, attempt)
+
+
+class _Sink:
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def restart(self) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+
+
+async def get_file(
+    session: aiohttp.ClientSession,
+    url: str,
+    path: Path,
+    retry: RetryPolicy,
+    sleep: Sleep = asyncio.sleep,
+) -> Downloaded:
+    """GET a URL into `path`, resuming with `Range` after a cut; the bytes as stored."""
+    handle = await asyncio.to_thread(path.open, "wb")
+    sink = _Sink(handle)
+    found: dict[str, str] = {}
+
+    async def attempt() -> ClientError | None:
+        headers = {"Range": f"bytes={sink.size}-"} if sink.size else {}
+        async with session.get(url, headers=headers, auto_decompress=False) as response:
+            if response.status >= 400:
+                return _failure("getArtifact", response.status, await response.read())
+            if response.status != 206:
+                await asyncio.to_thread(sink.restart)
+            found["type"] = response.headers.get("Content-Type", "application/octet-stream")
+            found["encoding"] = response.headers.get("Content-Encoding", "")
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                await asyncio.to_thread(sink.write, chunk)
+        return None
+
+    try:
+        await _retrying("getArtifact", retry, sleep, attempt)
+    finally:
+        await asyncio.to_thread(handle.close)
+    return Downloaded(sink.size, sink.digest.hexdigest(), found["type"], found["encoding"] or None)

@@ -1,0 +1,162 @@
+"""The blob endpoint: PUT and GET of object bytes through signed URLs (protocol.md, "Blob
+transfer"), and the one path every upload takes into the blob store.
+
+These routes are not Taskcluster API endpoints (they play the part of S3's presigned URLs),
+so they are not in the endpoint table: a signed URL is their authority, not Hawk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+
+from aiohttp import web
+
+from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
+
+from ..artifacts.blobs import BlobMissingError, BlobStoreFullError
+from ..core.blob_urls import BLOB_ROUTE
+from ..core.objects import CONTENT_ENCODING_PATTERN, UPLOAD_WINDOW_MS, StoredBlob, check_put
+from ..dispatch import error_response
+from ..keys import BLOB_URLS, BLOBS, SETTINGS, STORE
+
+__all__ = ["add_blob_routes", "download_url", "store_blob", "upload_url"]
+
+_ENCODING = re.compile(CONTENT_ENCODING_PATTERN[:-1] + r"\Z")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def root_url(request: web.Request) -> str:
+    """The rootUrl as this client reached us, unless the settings fix it."""
+    public = request.app[SETTINGS].public_url
+    return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+
+
+def upload_url(request: web.Request, name: str, upload_id: str, now_ms: int) -> tuple[str, int]:
+    """A signed PUT URL for the object's bytes, and when it expires."""
+    expires = now_ms + int(request.app[SETTINGS].upload_url_ttl_s * 1000)
+    return request.app[BLOB_URLS].url(root_url(request), "PUT", name, expires, upload_id), expires
+
+
+def download_url(request: web.Request, name: str, now_ms: int) -> tuple[str, int]:
+    """A signed GET URL for the object's bytes, and when it expires."""
+    expires = now_ms + int(request.app[SETTINGS].download_url_ttl_s * 1000)
+    return request.app[BLOB_URLS].url(root_url(request), "GET", name, expires), expires
+
+
+async def store_blob(
+    app: web.Application,
+    name: str,
+    upload_id: str,
+    chunks: AsyncIterable[bytes],
+    content_encoding: str | None,
+) -> StoredBlob:
+    """Receive the bytes of an upload and make them the object's (protocol.md).
+
+    The new blob is noted loose before a byte is written, so that whatever happens (an error,
+    a cancelled request, a crash) it is either attached to its object or deleted.
+    """
+    store, blobs = app[STORE], app[BLOBS]
+    key = blobs.new_key()
+    await store.begin_blob(key, _now_ms() + UPLOAD_WINDOW_MS)
+    try:
+        size, sha256 = await blobs.receive(key, chunks)
+    except asyncio.CancelledError:
+        raise  # the partial file is gone; the sweeper forgets the loose row
+    except BaseException:
+        await store.forget_blobs([key])
+        raise
+    blob = StoredBlob(key, size, sha256, content_encoding)
+    try:
+        attached = await store.attach_blob(name, upload_id, blob, _now_ms())
+    except ApiError:
+        await _discard(app, key)
+        raise
+    if not attached:  # the finished object already holds these very bytes
+        await _discard(app, key)
+    return blob
+
+
+async def _discard(app: web.Application, key: str) -> None:
+    await app[BLOBS].delete(key)
+    await app[STORE].forget_blobs([key])
+
+
+async def _bounded(
+    request: web.Request, declared: int | None, max_bytes: int
+) -> AsyncIterator[bytes]:
+    """The body's chunks, refusing more than declared or allowed, and fewer than declared."""
+    total = 0
+    async for chunk in request.content.iter_any():
+        total += len(chunk)
+        if declared is not None and total > declared:
+            raise input_error(f"the body is longer than the {declared} bytes declared")
+        if total > max_bytes:
+            raise ApiError(
+                ErrorCode.input_too_large, f"an object may have at most {max_bytes} bytes"
+            )
+        yield chunk
+    if declared is not None and total != declared:
+        raise input_error(f"the body has {total} bytes; {declared} were declared")
+
+
+def _content_encoding(request: web.Request) -> str | None:
+    value = request.headers.get("Content-Encoding", "").strip().lower()
+    if value in ("", "identity"):
+        return None
+    if not _ENCODING.match(value):
+        raise input_error(f"unsupported Content-Encoding {value!r}")
+    return value
+
+
+async def put_blob(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    settings = request.app[SETTINGS]
+    try:
+        signed = request.app[BLOB_URLS].verify("PUT", name, request.query, _now_ms())
+        found = await request.app[STORE].get_object(name)
+        content_type = request.headers.get("Content-Type", "")
+        max_bytes = settings.max_artifact_bytes
+        check_put(found, signed.upload_id, content_type, request.content_length, max_bytes)
+        assert found is not None
+        encoding = _content_encoding(request)
+        chunks = _bounded(request, found.content_length, max_bytes)
+        blob = await store_blob(request.app, name, signed.upload_id, chunks, encoding)
+    except ApiError as error:
+        return error_response(request, error, {"name": name}, "putBlob")
+    except BlobStoreFullError:
+        full = ApiError(ErrorCode.insufficient_storage, "the artifact store is full; try later")
+        return error_response(request, full, {"name": name}, "putBlob")
+    return web.Response(status=200, headers={"ETag": f'"{blob.sha256}"'})
+
+
+async def get_blob(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    now = _now_ms()
+    try:
+        request.app[BLOB_URLS].verify("GET", name, request.query, now)
+        found = await request.app[STORE].get_object(name)
+        if found is None or not found.finished or found.blob is None:
+            raise not_found(f"object {name!r} not found")
+        if found.expires_ms <= now:
+            raise ApiError(ErrorCode.resource_expired, f"object {name!r} has expired")
+        headers = {"Content-Type": found.content_type, "Cache-Control": "private"}
+        if found.blob.content_encoding is not None:
+            headers["Content-Encoding"] = found.blob.content_encoding
+        return await request.app[BLOBS].response(found.blob.key, headers)
+    except BlobMissingError:
+        failure = not_found(f"the bytes of object {name!r} are gone")
+    except ApiError as error:
+        failure = error
+    return error_response(request, failure, {"name": name}, "getBlob")
+
+
+def add_blob_routes(app: web.Application) -> None:
+    route = BLOB_ROUTE + "{name:.+}"
+    app.router.add_route("PUT", route, put_blob, name="putBlob")
+    app.router.add_get(route, get_blob, name="getBlob")
