@@ -1,1 +1,1 @@
-"""provisioner."""
+"""The provisioner: worker pools, the scaling loop, providers (protocol.md, "Worker-manager")."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +20,8 @@ from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
-from .keys import BLOB_URLS, BLOBS, BUS, HUB, SECRETS, SETTINGS, STORE
+from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, SECRETS, SETTINGS, STORE
+from .pulse import OutboxPublisher
 from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
@@ -57,12 +60,35 @@ async def errors(
 
 
 async def open_store(settings: Settings, bus: Bus) -> Store:
-    """PostgreSQL when a database URL is given, else SQLite in the data directory."""
+    """PostgreSQL when a database URL is given, else SQLite in the data directory; with an
+    AMQP URL, every transaction also fills the outbox."""
+    outbox = settings.amqp_url is not None
     if settings.database_url is None:
-        return await SQLiteStore.open(settings.database_path, bus)
+        return await SQLiteStore.open(settings.database_path, bus, outbox=outbox)
     from .store.postgres import PostgresStore  # asyncpg is the optional extra `postgres`
 
-    return await PostgresStore.open(settings.database_url, bus, settings.database_pool_size)
+    return await PostgresStore.open(
+        settings.database_url, bus, settings.database_pool_size, outbox=outbox
+    )
+
+
+async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: drain the AMQP outbox while the app runs (only with --amqp-url)."""
+    settings = app[SETTINGS]
+    assert settings.amqp_url is not None
+    publisher = OutboxPublisher(
+        app[STORE],
+        app[BUS],
+        settings.amqp_url,
+        settings.amqp_exchange_prefix,
+        settings.amqp_max_backoff_s,
+    )
+    app[PUBLISHER] = publisher
+    loop = asyncio.create_task(publisher.run())
+    yield
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -92,6 +118,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(resolvers)
+    if settings.amqp_url is not None:
+        app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     add_blob_routes(app)
     return app

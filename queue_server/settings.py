@@ -56,6 +56,10 @@ class Settings:
     resolver_interval_s: float = 1.0  # INFRAX_RESOLVER_INTERVAL: claim expiry and deadlines
     expiry_interval_s: float = 600.0  # INFRAX_EXPIRY_INTERVAL: deleting expired tasks
     anonymous_scopes: tuple[str, ...] = field(default=DEFAULT_ANONYMOUS_SCOPES)
+    # INFRAX_AMQP_URL: also publish every message to RabbitMQ (amqp://user:pass@host:port/vhost)
+    amqp_url: str | None = field(default=None, repr=False)
+    amqp_exchange_prefix: str = "exchange/taskcluster-queue/v1/"  # INFRAX_AMQP_EXCHANGE_PREFIX
+    amqp_max_backoff_s: float = 30.0  # INFRAX_AMQP_MAX_BACKOFF: longest wait between retries
     blob_dir: Path | None = None  # INFRAX_BLOB_DIR: artifact bytes; default <data dir>/blobs
     max_artifact_bytes: int = 5 * 1024**3  # INFRAX_MAX_ARTIFACT_BYTES: largest artifact
     upload_url_ttl_s: float = 2700.0  # INFRAX_UPLOAD_URL_TTL: how long a putUrl works (seconds)
@@ -105,6 +109,17 @@ def _parser() -> argparse.ArgumentParser:
         "--download-url-ttl", type=float, help="seconds a signed download URL works [1800]"
     )
     parser.add_argument(
+        "--amqp-url",
+        help="also publish every message to this RabbitMQ, from a durable outbox [INFRAX_AMQP_URL]",
+    )
+    parser.add_argument(
+        "--amqp-exchange-prefix",
+        help="prefix of the topic exchanges [exchange/taskcluster-queue/v1/]",
+    )
+    parser.add_argument(
+        "--amqp-max-backoff", type=float, help="longest wait between AMQP retries, seconds [30]"
+    )
+    parser.add_argument(
         "--roles-file", help="YAML/JSON mapping of roleId to scopes [INFRAX_ROLES_FILE]"
     )
     parser.add_argument(
@@ -136,12 +151,14 @@ _NUMBERS = {
     "upload_url_ttl": ("INFRAX_UPLOAD_URL_TTL", float),
     "download_url_ttl": ("INFRAX_DOWNLOAD_URL_TTL", float),
     "events_buffer": ("INFRAX_EVENTS_BUFFER", int),
+    "amqp_max_backoff": ("INFRAX_AMQP_MAX_BACKOFF", float),
 }
 _FIELDS = {
     "claim_timeout": "claim_timeout_s",
     "claim_wait": "claim_wait_s",
     "resolver_interval": "resolver_interval_s",
     "expiry_interval": "expiry_interval_s",
+    "amqp_max_backoff": "amqp_max_backoff_s",
     "upload_url_ttl": "upload_url_ttl_s",
     "download_url_ttl": "download_url_ttl_s",
 }
@@ -169,6 +186,8 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         ("host", "INFRAX_HOST"),
         ("public_url", "INFRAX_PUBLIC_URL"),
         ("database_url", "INFRAX_DATABASE_URL"),
+        ("amqp_url", "INFRAX_AMQP_URL"),
+        ("amqp_exchange_prefix", "INFRAX_AMQP_EXCHANGE_PREFIX"),
     ):
         given = getattr(args, name) or env.get(variable)
         if given:

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from clients.client import Auth, Options, Queue
+from clients.serving import QueueVerifier
 
 from . import handlers  # noqa: F401  (registers the handlers)
-from .auth import QueueVerifier
+from .bindings import Bindings
 from .cron import Cron
 from .dispatch import bind, errors
 from .firing import Firer
-from .keys import CRON, FIRER, QUEUE, SETTINGS, STORE, VERIFIER
+from .keys import BINDINGS, CRON, FIRER, QUEUE, SETTINGS, STORE, VERIFIER
 from .settings import Settings
 from .store import HookStore
 
@@ -36,11 +37,16 @@ def create_app(settings: Settings) -> web.Application:
         app[CRON] = Cron(
             store, app[FIRER], poll_s=settings.cron_poll_s, lease_s=settings.tick_lease_s
         )
-        cron = asyncio.create_task(app[CRON].run(), name="cron")
+        app[BINDINGS] = Bindings(store, app[FIRER], queue, settings.cron_poll_s)
+        loops = [
+            asyncio.create_task(app[CRON].run(), name="cron"),
+            asyncio.create_task(app[BINDINGS].run(), name="bindings"),
+        ]
         yield
-        cron.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cron
+        for loop in loops:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
         await queue.close()
         await store.close()
 

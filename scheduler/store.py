@@ -6,6 +6,8 @@ Several scheduler processes may share one data directory (one database file, WAL
 - a cron tick is fired by whoever inserts or takes over its row in `ticks`: a row is taken
   over only when its lease has run out and it is not done, so two processes never fire the
   same tick at once, and a finished tick is never fired again;
+- an exchange message fires a hook for whoever inserts its (hook, message digest) row in
+  `messages`, so processes that all receive the message fire the hook once;
 - finishing a tick records the fire and advances the hook in the same transaction, only if
   the hook still waits for that tick (an update in between keeps its own next tick).
 """
@@ -62,6 +64,13 @@ CREATE TABLE IF NOT EXISTS ticks (
     first_claimed INTEGER NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (hook_group_id, hook_id, tick)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    hook_group_id TEXT NOT NULL,
+    hook_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    seen INTEGER NOT NULL,
+    PRIMARY KEY (hook_group_id, hook_id, digest)
 );
 """
 
@@ -379,6 +388,22 @@ class HookStore:
             )
 
         await self._txn(txn)
+
+    # -- exchange messages ----------------------------------------------------------------------
+
+    async def claim_message(self, group: str, hook: str, digest: str, now_ms: int) -> bool:
+        """True for the first process to see this message for this hook (a day's memory)."""
+
+        def txn(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM messages WHERE seen < ?", (now_ms - 86_400_000,))
+            cursor = conn.execute(
+                "INSERT INTO messages (hook_group_id, hook_id, digest, seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (group, hook, digest, now_ms),
+            )
+            return cursor.rowcount == 1
+
+        return await self._txn(txn)
 
     async def healthy(self) -> bool:
         def txn(conn: sqlite3.Connection) -> bool:

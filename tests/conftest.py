@@ -164,7 +164,7 @@ def queue(
 
 
 # marker -> the variable that turns a skip of a test carrying it into a failure
-REQUIRED_WHEN_SET = {"docker": "INFRAX_REQUIRE_DOCKER"}
+REQUIRED_WHEN_SET = {"docker": "INFRAX_REQUIRE_DOCKER", "rabbitmq": "INFRAX_REQUIRE_RABBITMQ"}
 DOCKER_FIXTURES = frozenset({"docker_client", "busybox_image"})
 
 

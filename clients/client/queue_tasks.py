@@ -79,6 +79,11 @@ class TaskCalls(ServiceClient):
         """Add a pending run to a resolved task."""
         return await self._call("rerunTask", t.TaskStatusResponse, {"taskId": task_id})
 
+    async def rerun_subtree(self, task_id: str) -> t.RerunSubtreeResponse:
+        """Rerun a resolved task now; its resolved dependents, transitively, go back to
+        waiting and rerun when their dependencies complete (an infrax extension)."""
+        return await self._call("rerunSubtree", t.RerunSubtreeResponse, {"taskId": task_id})
+
     async def cancel_task(self, task_id: str) -> t.TaskStatusResponse:
         """Resolve the task's current run as exception/canceled."""
         return await self._call("cancelTask", t.TaskStatusResponse, {"taskId": task_id})

@@ -185,6 +185,31 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         _task_action("rerun"),
     ),
     Endpoint(
+        "rerunSubtree",
+        "queue",
+        "POST",
+        "/task/<taskId>/rerun-subtree",
+        "Rerun a resolved task; its resolved dependents rerun after it (an infrax extension).",
+        None,
+        t.RerunSubtreeResponse,
+        {
+            "AnyOf": [
+                {"AllOf": [{"for": "task", "in": "tasks", "each": "queue:rerun-task:<task>"}]},
+                {
+                    "AllOf": [
+                        {
+                            "for": "project",
+                            "in": "projects",
+                            "each": "queue:rerun-task-in-project:<project>",
+                        }
+                    ]
+                },
+            ]
+        },
+        (),
+        "experimental",
+    ),
+    Endpoint(
         "cancelTask",
         "queue",
         "POST",

@@ -25,6 +25,7 @@ __all__ = [
     "Metadata",
     "ReportExceptionRequest",
     "ReportableReason",
+    "RerunSubtreeResponse",
     "RunInfo",
     "StatusWithId",
     "Task",
@@ -260,3 +261,10 @@ ReportableReason = Literal[
 
 class ReportExceptionRequest(_Request, kw_only=True):
     reason: ReportableReason
+
+
+class RerunSubtreeResponse(_Response, kw_only=True):
+    """The rerun task's status and the dependents that now wait to rerun (an extension)."""
+
+    status: TaskStatus
+    waiting: list[str]

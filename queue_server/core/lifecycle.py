@@ -29,6 +29,7 @@ __all__ = [
     "MAX_RUNS",
     "TaskRecord",
     "add_exception_run",
+    "await_rerun",
     "cancel",
     "change_priority",
     "claim",
@@ -53,10 +54,15 @@ class TaskRecord:
     runs: list[RunInfo]
     retries_left: int
     deadline_ms: int
+    # Resolved once, now waiting for rerun dependencies to complete (rerunSubtree): the task
+    # is unscheduled again, keeps its runs, and gets a `rerun` run when released.
+    awaiting_rerun: bool = False
 
     @property
     def state(self) -> TaskState:
-        return TaskState(self.runs[-1].state.value) if self.runs else TaskState.unscheduled
+        if self.awaiting_rerun or not self.runs:
+            return TaskState.unscheduled
+        return TaskState(self.runs[-1].state.value)
 
     @property
     def active(self) -> bool:
@@ -143,6 +149,8 @@ def schedule(
 ) -> list[Message]:
     """Add a pending run; a no-op for a task that already has runs (scheduleTask is idempotent)."""
     _check_deadline(record, now_ms, "schedule")
+    if record.awaiting_rerun:
+        return _start_rerun(record, now_ms)
     if record.runs:
         return []
     run = _new_run(record, reason, now_ms)
@@ -222,6 +230,7 @@ def resolve(
 
 def add_exception_run(record: TaskRecord, reason: ReasonResolved, now_ms: int) -> list[Message]:
     """Resolve the active run as exception/`reason`, or add one already resolved so."""
+    record.awaiting_rerun = False
     run = record.last_run()
     if run is None or run.state not in ACTIVE_RUN_STATES:
         run = _new_run(record, ReasonCreated.exception, now_ms)
@@ -246,11 +255,30 @@ def rerun(record: TaskRecord, now_ms: int) -> list[Message]:
     _check_deadline(record, now_ms, "rerun")
     if record.active:
         return []
+    _check_run_budget(record)
+    return _start_rerun(record, now_ms)
+
+
+def _check_run_budget(record: TaskRecord) -> None:
     if len(record.runs) >= MAX_RUNS:
         raise conflict(f"task {record.task_id} already has the maximum of {MAX_RUNS} runs")
+
+
+def _start_rerun(record: TaskRecord, now_ms: int) -> list[Message]:
+    record.awaiting_rerun = False
     record.retries_left = max(0, min(record.task.retries, MAX_RUNS - len(record.runs) - 1))
     run = _new_run(record, ReasonCreated.rerun, now_ms)
     return [message(record, Exchange.task_pending, run)]
+
+
+def await_rerun(record: TaskRecord, now_ms: int) -> None:
+    """Make a resolved task wait for its dependencies again, to rerun when they complete
+    (rerunSubtree, protocol.md). Its runs are kept; no message until it is released."""
+    _check_deadline(record, now_ms, "rerun")
+    if record.active:
+        raise conflict(f"task {record.task_id} is not resolved")
+    _check_run_budget(record)
+    record.awaiting_rerun = True
 
 
 def change_priority(record: TaskRecord, new_priority: Priority, now_ms: int) -> Priority:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from clients.protocol import tasks as t
 from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
 
+from ..core.lifecycle import TaskRecord
 from ..core.pages import encode_token, page_from_query
 from ..core.taskdef import creator_priorities, normalize_task
 from ..dispatch import Call, handles
@@ -126,6 +127,23 @@ async def rerun_task(call: Call) -> t.TaskStatusResponse:
     await _authorize_task_action(call)
     status = await call.app[STORE].rerun_task(call.params["taskId"], call.now_ms())
     return t.TaskStatusResponse(status=status)
+
+
+@handles("rerunSubtree")
+async def rerun_subtree(call: Call) -> t.RerunSubtreeResponse:
+    """Scopes cover every task that will rerun; checked inside the transaction that
+    computes them, so nothing changes when one is missing (protocol.md, "rerunSubtree")."""
+
+    def authorize(records: list[TaskRecord]) -> None:
+        call.authorize(
+            tasks=[f"{r.task.scheduler_id}/{r.task.task_group_id}/{r.task_id}" for r in records],
+            projects=sorted({r.task.project_id for r in records}),
+        )
+
+    status, waiting = await call.app[STORE].rerun_subtree(
+        call.params["taskId"], call.now_ms(), authorize
+    )
+    return t.RerunSubtreeResponse(status=status, waiting=waiting)
 
 
 @handles("cancelTask")

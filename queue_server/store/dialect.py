@@ -27,19 +27,25 @@ class Dialect:
     for_share: str  # keep the selected rows from changing until the transaction ends
     skip_locked: str  # `FOR UPDATE OF {tables} SKIP LOCKED`, or nothing
     strpos: str  # the position of a substring: instr(s, t) / strpos(s, t)
+    # Taken before a transaction's last inserts, held until it commits: transactions taking
+    # it commit in the order they take it, so rows numbered under it appear in number order.
+    commit_order_lock: str
 
     def lock_skipping(self, *tables: str) -> str:
         """Lock the selected rows of these tables, leaving out rows another transaction holds."""
         return self.skip_locked.format(tables=", ".join(tables))
 
 
-SQLITE = Dialect("sqlite", for_update="", for_share="", skip_locked="", strpos="instr")
+SQLITE = Dialect(
+    "sqlite", for_update="", for_share="", skip_locked="", strpos="instr", commit_order_lock=""
+)
 POSTGRES = Dialect(
     "postgresql",
     for_update=" FOR UPDATE",
     for_share=" FOR SHARE",
     skip_locked=" FOR UPDATE OF {tables} SKIP LOCKED",
     strpos="strpos",
+    commit_order_lock="SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':commit-order'))",
 )
 
 _PARAMETER = re.compile(r"'[^']*'|\?")

@@ -33,6 +33,7 @@ from ..bus import Bus
 from .db import Row, Txn, migrate, scalar
 from .dialect import POSTGRES, postgres_ddl, postgres_sql
 from .notifications import decode_payload, encode_payloads
+from .outbox import OutboxRow
 from .queue_txns import Claimed
 from .queue_txns import claim_work as claim_work_txn
 from .schema import MIGRATIONS
@@ -92,8 +93,10 @@ class PostgresDb:
 
 
 class PostgresStore(SqlStore):
-    def __init__(self, pool: asyncpg.Pool, url: str, channel: str, bus: Bus) -> None:
-        super().__init__(bus)
+    def __init__(
+        self, pool: asyncpg.Pool, url: str, channel: str, bus: Bus, *, outbox: bool = False
+    ) -> None:
+        super().__init__(bus, outbox=outbox)
         self._pool = pool
         self._url = url
         self._channel = channel
@@ -101,11 +104,15 @@ class PostgresStore(SqlStore):
         self._listener: asyncpg.Connection | None = None
         self._listening: asyncio.Task[None] | None = None
         self._rewakes: dict[str, asyncio.TimerHandle] = {}
+        self._publishing = False  # this replica drains the AMQP outbox
         self.statements = 0
 
     @classmethod
-    async def open(cls, url: str, bus: Bus, pool_size: int = 10) -> PostgresStore:
-        """Connect, migrate (one replica at a time) and start listening."""
+    async def open(
+        cls, url: str, bus: Bus, pool_size: int = 10, *, outbox: bool = False
+    ) -> PostgresStore:
+        """Connect, migrate (one replica at a time) and start listening; with ``outbox``,
+        every transaction also writes its messages to the AMQP outbox."""
         pool = await asyncpg.create_pool(
             url, min_size=1, max_size=pool_size, statement_cache_size=1024
         )
@@ -116,7 +123,7 @@ class PostgresStore(SqlStore):
                 raise RuntimeError(f"no schema to use at {url}: check its search_path")
             # Channels are per database: name this schema's, so that several deployments
             # (or test runs) sharing a database never hear one another.
-            store = cls(pool, url, f"infrax:{schema}"[:63], bus)
+            store = cls(pool, url, f"infrax:{schema}"[:63], bus, outbox=outbox)
             await store._migrate()
             await store._listen()
         except BaseException:
@@ -223,6 +230,7 @@ class PostgresStore(SqlStore):
     def _lost(self, _conn: object) -> None:
         log.warning("lost the notification connection", extra={"event": "listener_lost"})
         self._listener = None
+        self._publishing = False
         if self._listening is None or self._listening.done():
             self._listening = asyncio.get_running_loop().create_task(self._listen_again())
 
@@ -237,6 +245,28 @@ class PostgresStore(SqlStore):
             self._bus.wake_all()
             log.info("listening again", extra={"event": "listener_back"})
             return
+
+    # -- the AMQP outbox: one replica drains it --------------------------------------------------
+
+    async def outbox_rows(self, limit: int) -> list[OutboxRow]:
+        """The rows to publish, to the one replica holding the publisher's lock (none to the
+        others): a session lock on the listening connection, so it passes to another
+        replica when this one dies or loses that connection."""
+        if not await self._lead_publishing():
+            return []
+        return await super().outbox_rows(limit)
+
+    async def _lead_publishing(self) -> bool:
+        listener = self._listener
+        if listener is None:
+            return False
+        if not self._publishing:
+            self._publishing = bool(
+                await listener.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':publisher'))"
+                )
+            )
+        return self._publishing
 
     async def healthy(self) -> bool:
         async def probe(db: PostgresDb) -> bool:

@@ -24,7 +24,7 @@ _encode = msgspec.json.Encoder().encode
 _decode_task = msgspec.json.Decoder(Task).decode
 _decode_runs = msgspec.json.Decoder(list[RunInfo]).decode
 
-RECORD_COLUMNS = "task_id, definition, runs, retries_left, deadline"
+RECORD_COLUMNS = "task_id, definition, runs, retries_left, deadline, state"
 
 
 def record_columns(alias: str) -> str:
@@ -32,9 +32,12 @@ def record_columns(alias: str) -> str:
     return ", ".join(f"{alias}.{column.strip()}" for column in RECORD_COLUMNS.split(","))
 
 
-def record_of_row(row: tuple[str, bytes, bytes, int, int]) -> TaskRecord:
-    task_id, definition, runs, retries_left, deadline = row
-    return TaskRecord(task_id, _decode_task(definition), _decode_runs(runs), retries_left, deadline)
+def record_of_row(row: tuple[str, bytes, bytes, int, int, str]) -> TaskRecord:
+    task_id, definition, runs, retries_left, deadline, state = row
+    decoded = _decode_runs(runs)
+    # A task with runs stored as `unscheduled` waits to rerun (lifecycle.await_rerun).
+    awaiting = bool(decoded) and state == TaskState.unscheduled.value
+    return TaskRecord(task_id, _decode_task(definition), decoded, retries_left, deadline, awaiting)
 
 
 async def load_record(db: Db, task_id: str) -> TaskRecord | None:
@@ -196,7 +199,11 @@ async def _resolve_dependents(
 
 async def schedule_if_ready(db: Db, task_id: str, now_ms: int, messages: list[Message]) -> None:
     dependent = await load_record(db, task_id)
-    if dependent is None or dependent.runs or now_ms >= dependent.deadline_ms:
+    if (
+        dependent is None
+        or dependent.state is not TaskState.unscheduled
+        or now_ms >= dependent.deadline_ms
+    ):
         return
     before = dependent.state
     messages += lifecycle.schedule(dependent, now_ms)

@@ -14,6 +14,8 @@ Invariants, kept by every transaction of the store:
 
 from __future__ import annotations
 
+from .outbox import OUTBOX_SCHEMA
+
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: tuple[str, ...] = (
@@ -152,4 +154,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX loose_blobs_by_delete_after ON loose_blobs (delete_after);
     """,
+    # 3: the AMQP outbox (outbox.py)
+    OUTBOX_SCHEMA,
 )

@@ -9,6 +9,7 @@ or wake-ups.
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,10 +23,11 @@ from clients.protocol.tasks import Task, TaskAndStatus, TaskStatus
 from ..bus import Bus
 from ..core import lifecycle
 from ..core.pages import Page
-from . import client_txns, listings, queue_txns, task_txns
-from .artifact_methods import ArtifactMethods
+from . import client_txns, listings, outbox, queue_txns, rerun_txns, task_txns
+from .artifact_methods import ArtifactMethods, quiet
 from .client_txns import ClientRow
 from .db import Db, Txn
+from .outbox import OutboxRow
 from .queue_txns import Claimed
 
 __all__ = ["SqlStore"]
@@ -33,11 +35,22 @@ __all__ = ["SqlStore"]
 T = TypeVar("T")
 
 
+async def _with_outbox(
+    db: Db, fn: Txn[tuple[T, list[Message]]], *args: Any
+) -> tuple[T, list[Message]]:
+    """fn's transaction, plus an outbox row for each of its messages (outbox.py)."""
+    result, messages = await fn(db, *args)
+    if messages:
+        await outbox.insert_messages(db, messages, int(time.time() * 1000))
+    return result, messages
+
+
 class SqlStore(ArtifactMethods, ABC):
     """Implements the Store Protocol (base.py) on a backend's transactions."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, *, outbox: bool = False) -> None:
         self._bus = bus
+        self._outbox = outbox
         self._writing: set[asyncio.Future[Any]] = set()
 
     @abstractmethod
@@ -53,6 +66,18 @@ class SqlStore(ArtifactMethods, ABC):
     @abstractmethod
     async def healthy(self) -> bool: ...
 
+    # -- the AMQP outbox ---------------------------------------------------------------------
+
+    async def outbox_rows(self, limit: int) -> list[OutboxRow]:
+        return await self._read(outbox.pending_rows, limit)
+
+    async def outbox_delete(self, up_to_seq: int) -> int:
+        """Delete the rows the broker confirmed (seq <= up_to_seq)."""
+        return await self._write(quiet(outbox.delete_published), up_to_seq)
+
+    async def outbox_backlog(self) -> int:
+        return await self._read(outbox.backlog)
+
     @abstractmethod
     async def _close(self) -> None:
         """Release the connections."""
@@ -67,6 +92,8 @@ class SqlStore(ArtifactMethods, ABC):
     async def _commit_and_publish(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
     ) -> T:
+        if self._outbox:
+            fn, args = _with_outbox, (fn, *args)
         result, messages = await self._commit(fn, args)
         self._bus.publish(messages)
         return result
@@ -106,6 +133,11 @@ class SqlStore(ArtifactMethods, ABC):
 
     async def rerun_task(self, task_id: str, now_ms: int) -> TaskStatus:
         return await self._change(task_id, lambda r: lifecycle.rerun(r, now_ms), now_ms)
+
+    async def rerun_subtree(
+        self, task_id: str, now_ms: int, authorize: rerun_txns.Authorize
+    ) -> tuple[TaskStatus, list[str]]:
+        return await self._write(rerun_txns.rerun_subtree, task_id, now_ms, authorize)
 
     async def cancel_task(self, task_id: str, now_ms: int) -> TaskStatus:
         return await self._change(task_id, lambda r: lifecycle.cancel(r, now_ms), now_ms)

@@ -80,20 +80,22 @@ def _in_transaction(db: SQLiteDb, begin: str, fn: Txn[T], args: tuple[Any, ...])
 
 
 class SQLiteStore(SqlStore):
-    def __init__(self, db: aiosqlite.Connection, bus: Bus) -> None:
-        super().__init__(bus)
+    def __init__(self, db: aiosqlite.Connection, bus: Bus, *, outbox: bool = False) -> None:
+        super().__init__(bus, outbox=outbox)
         self._db = db
         self._sqlite_db = SQLiteDb(db._conn)
 
     @classmethod
-    async def open(cls, path: Path | str, bus: Bus) -> SQLiteStore:
+    async def open(cls, path: Path | str, bus: Bus, *, outbox: bool = False) -> SQLiteStore:
+        """Open (and migrate) the database; with ``outbox``, every transaction also writes
+        its messages to the AMQP outbox."""
         db = await aiosqlite.connect(str(path), isolation_level=None)
         await db.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode: a commit survives the process being killed; only a power loss
         # may lose the last transactions (protocol.md, "Durability").
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA busy_timeout = 10000")
-        store = cls(db, bus)
+        store = cls(db, bus, outbox=outbox)
         await store._write(_migrate)
         return store
 

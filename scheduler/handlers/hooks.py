@@ -13,12 +13,13 @@ from clients.protocol import hooks as h
 from clients.protocol.errors import input_error, not_found
 from clients.protocol.hook_endpoints import RemoveHookResponse
 from clients.protocol.ids import new_slugid
+from clients.protocol.routing import pattern_problem
 from clients.protocol.times import format_ms
 
 from ..core.cron import ScheduleError, check_schedule, next_tick
 from ..core.templates import TriggerSchemaError, check_trigger_schema
 from ..dispatch import Call, handles
-from ..keys import CRON, STORE
+from ..keys import BINDINGS, CRON, STORE
 from ..store import HookRow
 
 __all__: list[str] = []
@@ -52,6 +53,9 @@ def _definition(call: Call, request: h.HookCreationRequest) -> h.HookDefinition:
     for binding in bindings:
         if any(p.match(binding.exchange) for p in DENIED_EXCHANGES):
             raise input_error(f"binding to {binding.exchange} is not allowed")
+        problem = pattern_problem(binding.routing_key_pattern)
+        if problem is not None:
+            raise input_error(problem, path="$.bindings")
     return h.HookDefinition(
         hook_group_id=group,
         hook_id=hook_id,
@@ -61,6 +65,12 @@ def _definition(call: Call, request: h.HookCreationRequest) -> h.HookDefinition:
         trigger_schema=request.trigger_schema,
         bindings=bindings,
     )
+
+
+async def _changed(call: Call, definition: h.HookDefinition | None) -> None:
+    call.app[CRON].wake()
+    if definition is None or definition.bindings:
+        await call.app[BINDINGS].refresh()
 
 
 def _now_ms() -> int:
@@ -79,7 +89,7 @@ async def create_hook(call: Call) -> h.HookDefinition:
     definition = _definition(call, call.body)
     row = HookRow(definition, new_token(), new_slugid(), next_tick(definition.schedule, _now_ms()))
     stored = await call.app[STORE].create_hook(row)
-    call.app[CRON].wake()
+    await _changed(call, stored.definition)
     return stored.definition
 
 
@@ -94,7 +104,7 @@ async def update_hook(call: Call) -> h.HookDefinition:
     stored = await call.app[STORE].update_hook(row)
     if stored is None:
         raise not_found("No such hook")
-    call.app[CRON].wake()
+    await _changed(call, stored.definition)
     return stored.definition
 
 
@@ -102,6 +112,7 @@ async def update_hook(call: Call) -> h.HookDefinition:
 async def remove_hook(call: Call) -> RemoveHookResponse:
     call.authorize()
     await call.app[STORE].remove_hook(call.params["hookGroupId"], call.params["hookId"])
+    await _changed(call, None)
     return RemoveHookResponse()
 
 

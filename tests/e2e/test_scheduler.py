@@ -284,3 +284,46 @@ def _or_none(probe: Any) -> Any:
         return probe()
     except TaskclusterRestFailure:
         return None
+
+
+def test_an_exchange_binding_fires_when_a_task_completes(system: System) -> None:
+    hooks, queue = system.hooks(), system.queue()
+    template = hook_definition()["task"]
+    template["payload"] = {"after": {"$eval": "payload.status.taskId"}, "by": {"$eval": "firedBy"}}
+    hooks.createHook(
+        "ci",
+        "on-complete",
+        hook_definition(
+            task=template,
+            bindings=[
+                {
+                    "exchange": "exchange/taskcluster-queue/v1/task-completed",
+                    "routingKeyPattern": "primary.*.*.*.*.test.upstream.#",
+                }
+            ],
+        ),
+    )
+    upstream = slugid.nice()
+    other = slugid.nice()
+    # The other queue's completion comes first: had it matched, it would be recorded first.
+    for task_id, task_queue in ((other, "test/other"), (upstream, "test/upstream")):
+        queue.createTask(task_id, hook_definition()["task"] | _concrete(task_queue))
+        [claim] = queue.claimWork(task_queue, {"workerGroup": "g", "workerId": "w", "tasks": 1})[
+            "tasks"
+        ]
+        assert claim["status"]["taskId"] == task_id
+        queue.reportCompleted(task_id, 0)
+    [record] = wait_for(
+        lambda: fires(system, "ci", "on-complete") or None, what="the binding to fire"
+    )
+    assert record["firedBy"] == "pulseMessage" and record["result"] == "success"
+    assert queue.task(record["taskId"])["payload"] == {"after": upstream, "by": "pulseMessage"}
+
+
+def _concrete(task_queue: str) -> dict[str, Any]:
+    return {
+        "taskQueueId": task_queue,
+        "payload": {},
+        "created": taskcluster.stringDate(taskcluster.fromNow("0 seconds")),
+        "deadline": taskcluster.stringDate(taskcluster.fromNow("1 hour")),
+    }

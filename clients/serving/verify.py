@@ -1,10 +1,10 @@
-"""Who calls the scheduler: the queue verifies each request (protocol.md, "Hooks", "Auth").
+"""Who calls a service: the queue verifies each request (protocol.md, "Auth", "Hooks").
 
-The scheduler holds no secret of anyone. For every authenticated call it sends the signed
-facts (method, raw target, host, port, Authorization) to the queue's Auth v1
-`authenticateHawk` and gets back the caller's expanded scopes, so it accepts exactly the
-clients, temporary credentials, authorizedScopes and roles the queue accepts. The queue never
-sees the body: the scheduler checks the payload hash itself.
+The service (the scheduler, the provisioner) holds no secret of anyone. For every
+authenticated call it sends the signed facts (method, raw target, host, port, Authorization)
+to the queue's Auth v1 `authenticateHawk` and gets back the caller's expanded scopes, so it
+accepts exactly the clients, temporary credentials, authorizedScopes and roles the queue
+accepts. The queue never sees the body: the service checks the payload hash itself.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import hmac
 
 from aiohttp import web
 
-from clients import hawk
-from clients.client import Auth, ClientError
-from clients.protocol.calls import signed_host_and_port
-from clients.protocol.clients_api import AuthenticateHawkRequest
-from clients.protocol.errors import ApiError, ErrorCode
-from clients.protocol.scopes import ScopeSet
+from .. import hawk
+from ..client import Auth, ClientError
+from ..protocol.calls import signed_host_and_port
+from ..protocol.clients_api import AuthenticateHawkRequest
+from ..protocol.errors import ApiError, ErrorCode
+from ..protocol.scopes import ScopeSet
 
 __all__ = ["Caller", "QueueVerifier"]
 

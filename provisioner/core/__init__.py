@@ -1,0 +1,1 @@
+"""The provisioner's pure decisions: no I/O, the clock passed in."""
