@@ -196,3 +196,23 @@ async def test_a_lost_listening_connection_wakes_waiters_and_listens_again(
         [task_id] = await create(creating.store, 1)
         await asyncio.wait_for(woken.wait(), WAIT_S)
     assert [m.body.status.task_id for m in listening.heard] == [task_id, task_id]  # type: ignore[union-attr]
+
+
+async def test_one_replica_at_a_time_drains_the_amqp_outbox() -> None:
+    with postgres_schema() as url:
+        stores = [await PostgresStore.open(url, Bus(), 2, outbox=True) for _ in range(2)]
+        try:
+            ids = await create(stores[0], 3)
+            first = [await store.outbox_rows(100) for store in stores]
+            assert sorted(len(rows) for rows in first) == [0, 6]  # defined + pending each
+            leader = 0 if first[0] else 1
+            rows = first[leader]
+            assert [row.seq for row in rows] == sorted(row.seq for row in rows)
+            assert {row.exchange for row in rows} == {"task-defined", "task-pending"}
+            await stores[leader].close()
+            assert len(await stores[1 - leader].outbox_rows(100)) == 6
+            assert await stores[1 - leader].outbox_backlog() == 6
+            assert len(ids) == 3
+        finally:
+            for store in stores:
+                await store.close()
