@@ -39,7 +39,7 @@ class Settings:
     data_dir: Path  # INFRAX_DATA_DIR: the SQLite database, the secrets and (by default) blobs
     # INFRAX_DATABASE_URL: postgresql://... to keep the queue in PostgreSQL instead of SQLite
     # (several replicas may then share it); its search_path query parameter picks the schema.
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
     database_pool_size: int = 10  # INFRAX_DATABASE_POOL_SIZE: connections per replica
     host: str = "127.0.0.1"  # INFRAX_HOST
     port: int = 8080  # INFRAX_PORT; 0 picks a free port
@@ -47,7 +47,7 @@ class Settings:
     root_access_token: str | None = None  # INFRAX_ROOT_ACCESS_TOKEN; else generated and saved
     # INFRAX_SECRET_KEY: 64 hex digits; else generated and saved in the data directory. Every
     # replica sharing a database needs the same key and root token (protocol.md, "Scale-out").
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
     claim_timeout_s: float = 1200.0  # INFRAX_CLAIM_TIMEOUT: how long a claim lasts (seconds)
     claim_wait_s: float = 20.0  # INFRAX_CLAIM_WAIT: claimWork long-poll (seconds)
     max_deadline_days: float = 5.0  # INFRAX_MAX_DEADLINE_DAYS
