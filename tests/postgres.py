@@ -1,11 +1,8 @@
-"""PostgreSQL for the tests: a schema of its own per test, dropped afterwards.
+"""PostgreSQL for the tests: a schema of its own per test, dropped afterwards (bench/postgres.py).
 
 The server is INFRAX_TEST_POSTGRES_URL (default: 127.0.0.1:5432, database `test`, trust
-auth). Several engineers' runs share it, so every test gets a fresh schema named
-`infrax_test_<unix time>_<random>`; schemas of runs that were killed before they could clean
-up are dropped at the next run once they are a day old. Without a reachable server the
-PostgreSQL half of the suite is skipped, unless INFRAX_REQUIRE_POSTGRES=1 (CI) makes that a
-failure.
+auth), shared by several engineers' runs. Without a reachable server the PostgreSQL half of
+the suite is skipped, unless INFRAX_REQUIRE_POSTGRES=1 (CI) makes that a failure.
 """
 
 from __future__ import annotations
@@ -13,89 +10,85 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import secrets
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 import pytest
 
-__all__ = ["POSTGRES_URL", "STORES", "admin", "postgres_schema", "schema_url"]
+from bench.postgres import (
+    DEFAULT_URL,
+    create_schema,
+    drop_schema,
+    drop_stale_schemas,
+    run_sql,
+    schema_url,
+)
 
-POSTGRES_URL = os.environ.get("INFRAX_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+__all__ = ["POSTGRES_URL", "STORES", "admin", "in_own_loop", "postgres_schema", "require"]
+
+POSTGRES_URL = os.environ.get("INFRAX_TEST_POSTGRES_URL", DEFAULT_URL)
 STORES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
 PREFIX = "infrax_test_"
-STALE_AFTER_S = 86_400
+T = TypeVar("T")
 
 
-def admin(sql: str, *args: object) -> list[Any]:
-    """Run one statement on the test server (in a thread with its own loop); its rows."""
-    import asyncpg
-
-    async def run() -> list[Any]:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=10)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-    found: list[Any] = []
+def in_own_loop(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine on a loop of its own in another thread (callers may be inside one)."""
+    found: list[T] = []
     failure: list[BaseException] = []
 
-    def work() -> None:
+    def run() -> None:
+        async def main() -> T:
+            return await work()
+
         try:
-            found.extend(asyncio.run(run()))
+            found.append(asyncio.run(main()))
         except BaseException as error:
             failure.append(error)
 
-    thread = threading.Thread(target=work)
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join(60)
     if failure:
         raise failure[0]
-    return found
+    return found[0]
+
+
+def admin(sql: str, *args: object) -> list[Any]:
+    """Run one statement on the test server; its rows."""
+    return in_own_loop(lambda: run_sql(POSTGRES_URL, sql, *args))
 
 
 @functools.cache
 def _reachable() -> str | None:
     """None when the server answers (and stale schemas are swept); else why not."""
     try:
-        stale = admin(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-            PREFIX.replace("_", r"\_") + "%",
-        )
+        in_own_loop(lambda: drop_stale_schemas(POSTGRES_URL, PREFIX))
     except Exception as error:
         return f"{type(error).__name__}: {error}"
-    now = time.time()
-    for (name,) in stale:
-        stamp = name.removeprefix(PREFIX).split("_")[0]
-        if stamp.isdigit() and now - int(stamp) > STALE_AFTER_S:
-            admin(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     return None
 
 
-def schema_url(schema: str) -> str:
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{separator}search_path={quote(schema)}"
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema; the schema is dropped on exit."""
+def require() -> None:
+    """Skip (or, with INFRAX_REQUIRE_POSTGRES=1, fail) when the server is unreachable."""
     problem = _reachable()
     if problem is not None:
         if os.environ.get("INFRAX_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required but unreachable: {problem}")
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {problem}")
-    name = f"{PREFIX}{int(time.time())}_{secrets.token_hex(5)}"
-    admin(f'CREATE SCHEMA "{name}"')
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema; the schema is dropped on exit."""
+    require()
+    name = in_own_loop(lambda: create_schema(POSTGRES_URL, PREFIX))
     try:
-        yield schema_url(name)
+        yield schema_url(POSTGRES_URL, name)
     finally:
-        admin(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        in_own_loop(lambda: drop_schema(POSTGRES_URL, name))
