@@ -6,17 +6,23 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from .cluster import running_cluster
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
+from .postgres import DEFAULT_URL, fresh_schema
 from .report import Figure, machine, percentile, render, summarize
-from .server import BenchError
+from .server import BenchError, Deployed, Deployment, running_queue
 
 LIFECYCLE = "lifecycle throughput"
 CLAIM_P50 = "claim latency p50"
 CLAIM_P99 = "claim latency p99"
+
+
+SCHEMA_PREFIX = "infrax_bench_"
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,39 @@ class Plan:
     rounds: int
     lifecycle: LifecycleSizes
     latency_samples: int
+    postgres_url: str | None  # also measure PostgreSQL, 1 replica and 3 behind nginx
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str  # after the figure's name; "" for the SQLite baseline
+    deploy: Deployment
+
+
+def _on_postgres(url: str, replicas: int) -> Deployment:
+    """A fresh schema per round; one replica called directly, or several behind nginx."""
+
+    @asynccontextmanager
+    async def deploy() -> AsyncIterator[Deployed]:
+        async with fresh_schema(url, SCHEMA_PREFIX) as schema_url:
+            if replicas == 1:
+                async with running_queue(database_url=schema_url) as queue:
+                    yield queue
+            else:
+                async with running_cluster(replicas, schema_url) as cluster:
+                    yield cluster
+
+    return deploy
+
+
+def targets(plan: Plan) -> list[Target]:
+    found = [Target("", running_queue)]
+    if plan.postgres_url is not None:
+        found += [
+            Target(", postgres x1", _on_postgres(plan.postgres_url, 1)),
+            Target(", postgres x3 + nginx", _on_postgres(plan.postgres_url, 3)),
+        ]
+    return found
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=8, help="worker coroutines [8]")
     parser.add_argument("--creators", type=int, default=8, help="creator coroutines [8]")
     parser.add_argument("--samples", type=int, help="claim latency samples per round [200; 10]")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_URL,
+        metavar="URL",
+        help="also measure PostgreSQL (a schema of its own per round), with 1 replica and with"
+        f" 3 behind nginx [{DEFAULT_URL}]",
+    )
     return parser
 
 
@@ -45,20 +92,21 @@ def plan_from(argv: Sequence[str]) -> Plan:
     if min(rounds, tasks, samples, args.workers, args.creators) < 1:
         _parser().error("rounds, tasks, samples, workers and creators must be at least 1")
     warmup = 0 if args.smoke else 64
-    return Plan(rounds, LifecycleSizes(tasks, args.workers, args.creators, warmup), samples)
+    sizes = LifecycleSizes(tasks, args.workers, args.creators, warmup)
+    return Plan(rounds, sizes, samples, args.postgres)
 
 
-def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
+def _cpu_figures(rounds: Sequence[LifecycleRound], label: str) -> list[Figure]:
     figures = [
         summarize(
-            "  server CPU during lifecycle",
+            f"  server CPU during lifecycle{label}",
             "% of a core",
             [100 * r.server_cpu_s / r.wall_s for r in rounds if r.server_cpu_s is not None],
         )
     ]
     figures.append(
         summarize(
-            "  client CPU during lifecycle",
+            f"  client CPU during lifecycle{label}",
             "% of a core",
             [100 * r.client_cpu_s / r.wall_s for r in rounds],
         )
@@ -66,15 +114,20 @@ def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
     return [f for f in figures if f.rounds]
 
 
-async def run(plan: Plan) -> list[Figure]:
-    lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
-    latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
+async def _measure(plan: Plan, target: Target) -> list[Figure]:
+    label, deploy = target.label, target.deploy
+    lifecycle = [await run_lifecycle_round(plan.lifecycle, deploy) for _ in range(plan.rounds)]
+    latency = [await run_latency_round(plan.latency_samples, deploy) for _ in range(plan.rounds)]
     return [
-        summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
-        *_cpu_figures(lifecycle),
-        summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
-        summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+        summarize(LIFECYCLE + label, "tasks/s", [r.tasks_per_s for r in lifecycle]),
+        *_cpu_figures(lifecycle, label),
+        summarize(CLAIM_P50 + label, "ms", [percentile(r.samples_ms, 50) for r in latency]),
+        summarize(CLAIM_P99 + label, "ms", [percentile(r.samples_ms, 99) for r in latency]),
     ]
+
+
+async def run(plan: Plan) -> list[Figure]:
+    return [figure for target in targets(plan) for figure in await _measure(plan, target)]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -92,7 +145,9 @@ def main(argv: Sequence[str]) -> int:
         f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
         f" samples/round; {plan.rounds} round(s); took {time.perf_counter() - began:.1f} s",
     ]
-    print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))
+    stores = "SQLite" if plan.postgres_url is None else "SQLite, then PostgreSQL"
+    title = f"infrax queue benchmarks (servers in their own processes; {stores})"
+    print(render(title, notes, figures))
     return 0
 
 

@@ -32,6 +32,14 @@ class Cluster:
     root_access_token: str
     replicas: list[QueueProcess]
 
+    @property
+    def waiter(self) -> QueueProcess:
+        return self.replicas[0]
+
+    @property
+    def creator(self) -> QueueProcess:
+        return self.replicas[-1]
+
     def cpu_seconds(self) -> float | None:
         """CPU used so far by the replicas still running, together (Linux)."""
         used = [replica.cpu_seconds() for replica in self.replicas]

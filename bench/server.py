@@ -8,13 +8,21 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["BenchError", "QueueProcess", "Secrets", "Served", "running_queue"]
+__all__ = [
+    "BenchError",
+    "Deployed",
+    "Deployment",
+    "QueueProcess",
+    "Secrets",
+    "Served",
+    "running_queue",
+]
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -35,6 +43,22 @@ class Served(Protocol):
     def root_access_token(self) -> str: ...
 
 
+class Deployed(Served, Protocol):
+    """A running deployment: where to call it, and the servers to wait and create on when
+    measuring claim latency (the same server, or two replicas)."""
+
+    def cpu_seconds(self) -> float | None: ...
+
+    @property
+    def waiter(self) -> Served: ...
+
+    @property
+    def creator(self) -> Served: ...
+
+
+Deployment = Callable[[], AbstractAsyncContextManager[Deployed]]
+
+
 @dataclass(frozen=True)
 class Secrets:
     """What every replica of one deployment shares: the root token and the secret key."""
@@ -53,6 +77,14 @@ class QueueProcess:
     root_access_token: str
     pid: int
     data_dir: Path
+
+    @property
+    def waiter(self) -> QueueProcess:
+        return self
+
+    @property
+    def creator(self) -> QueueProcess:
+        return self
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU the server process has used so far (Linux), or None."""

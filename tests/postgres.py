@@ -26,7 +26,15 @@ from bench.postgres import (
     schema_url,
 )
 
-__all__ = ["POSTGRES_URL", "STORES", "admin", "in_own_loop", "postgres_schema", "require"]
+__all__ = [
+    "POSTGRES_URL",
+    "STORES",
+    "admin",
+    "in_own_loop",
+    "postgres_schema",
+    "require",
+    "require_nginx",
+]
 
 POSTGRES_URL = os.environ.get("INFRAX_TEST_POSTGRES_URL", DEFAULT_URL)
 STORES = [
@@ -81,6 +89,17 @@ def require() -> None:
         if os.environ.get("INFRAX_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required but unreachable: {problem}")
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {problem}")
+
+
+def require_nginx() -> None:
+    """Replicas behind nginx (bench/cluster.py): skip without nginx, or with
+    INFRAX_REQUIRE_NGINX=1 (CI) fail."""
+    from bench.cluster import nginx_path
+
+    if nginx_path() is None:
+        if os.environ.get("INFRAX_REQUIRE_NGINX") == "1":
+            pytest.fail("nginx is required but not installed (scripts/nginx installs it)")
+        pytest.skip("nginx is not installed (scripts/nginx installs it)")
 
 
 @contextmanager

@@ -6,21 +6,41 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.postgres import POSTGRES_URL, require, require_nginx
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ("lifecycle throughput", "claim latency p50", "claim latency p99")
 
 
-def test_bench_smoke_prints_every_figure() -> None:
+def _run_bench(*args: str) -> dict[str, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke"],
+        [sys.executable, "-m", "bench", "--smoke", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
-    rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    return {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+
+
+def _assert_figures(rows: dict[str, str], label: str = "") -> None:
     for figure in FIGURES:
-        assert figure in rows, done.stdout
-        median = rows[figure].split()[-3]
-        assert float(median.replace(",", "")) > 0, rows[figure]
+        assert figure + label in rows, rows
+        median = rows[figure + label].split()[-3]
+        assert float(median.replace(",", "")) > 0, rows[figure + label]
+
+
+def test_bench_smoke_prints_every_figure() -> None:
+    _assert_figures(_run_bench())
+
+
+@pytest.mark.postgres
+def test_bench_smoke_on_postgres_prints_every_figure_for_one_and_three_replicas() -> None:
+    require()
+    require_nginx()
+    rows = _run_bench("--postgres", POSTGRES_URL)
+    for label in ("", ", postgres x1", ", postgres x3 + nginx"):
+        _assert_figures(rows, label)

@@ -22,11 +22,11 @@ import aiohttp
 import pytest
 
 from bench.client import QueueClient, session, task_definition
-from bench.cluster import Cluster, nginx_path, running_cluster
+from bench.cluster import Cluster, running_cluster
 from bench.postgres import fresh_schema
 from bench.server import BenchError
 from clients.protocol.ids import new_slugid
-from tests.postgres import POSTGRES_URL, require
+from tests.postgres import POSTGRES_URL, require, require_nginx
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -41,17 +41,10 @@ WAIT_S = 300.0  # bounds a hang; the run takes a fraction of it
 TRANSIENT = (BenchError, aiohttp.ClientError, TimeoutError)
 
 
-def _require_nginx() -> None:
-    if nginx_path() is None:
-        if os.environ.get("INFRAX_REQUIRE_NGINX") == "1":
-            pytest.fail("nginx is required but not installed (scripts/nginx installs it)")
-        pytest.skip("nginx is not installed (scripts/nginx installs it)")
-
-
 @asynccontextmanager
 async def _cluster(*args: str) -> AsyncIterator[Cluster]:
     require()
-    _require_nginx()
+    require_nginx()
     async with (
         fresh_schema(POSTGRES_URL, "infrax_test_") as url,
         running_cluster(3, url, "--database-pool-size", "4", *args) as running,
