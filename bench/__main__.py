@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from .artifacts import TransferRound, run_transfer_round
 from .cluster import running_cluster
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
@@ -20,6 +21,14 @@ from .server import BenchError, Deployed, Deployment, running_queue
 LIFECYCLE = "lifecycle throughput"
 CLAIM_P50 = "claim latency p50"
 CLAIM_P99 = "claim latency p99"
+UPLOAD = "artifact upload"
+DOWNLOAD = "artifact download"
+RAW_COPY = "raw file copy to disk"
+CACHED_COPY = "  raw copy to the page cache"
+UPLOAD_RATIO = "upload / raw copy"
+DOWNLOAD_RATIO = "download / raw copy"
+UPLOAD_RSS = "server RSS growth during upload"
+MIB = 1024 * 1024
 
 
 SCHEMA_PREFIX = "infrax_bench_"
@@ -30,6 +39,7 @@ class Plan:
     rounds: int
     lifecycle: LifecycleSizes
     latency_samples: int
+    artifact_bytes: int
     postgres_url: str | None  # also measure PostgreSQL, 1 replica and 3 behind nginx
 
 
@@ -74,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--creators", type=int, default=8, help="creator coroutines [8]")
     parser.add_argument("--samples", type=int, help="claim latency samples per round [200; 10]")
     parser.add_argument(
+        "--artifact-mib", type=int, help="artifact size for the transfer figures [100; smoke: 4]"
+    )
+    parser.add_argument(
         "--postgres",
         nargs="?",
         const=DEFAULT_URL,
@@ -89,11 +102,14 @@ def plan_from(argv: Sequence[str]) -> Plan:
     rounds = args.rounds or (1 if args.smoke else 5)
     tasks = args.tasks or (64 if args.smoke else 2000)
     samples = args.samples or (10 if args.smoke else 200)
-    if min(rounds, tasks, samples, args.workers, args.creators) < 1:
-        _parser().error("rounds, tasks, samples, workers and creators must be at least 1")
+    artifact_mib = args.artifact_mib or (4 if args.smoke else 100)
+    if min(rounds, tasks, samples, args.workers, args.creators, artifact_mib) < 1:
+        _parser().error(
+            "rounds, tasks, samples, workers, creators and artifact-mib must be at least 1"
+        )
     warmup = 0 if args.smoke else 64
-    sizes = LifecycleSizes(tasks, args.workers, args.creators, warmup)
-    return Plan(rounds, sizes, samples, args.postgres)
+    lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
+    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, args.postgres)
 
 
 def _cpu_figures(rounds: Sequence[LifecycleRound], label: str) -> list[Figure]:
@@ -114,6 +130,21 @@ def _cpu_figures(rounds: Sequence[LifecycleRound], label: str) -> list[Figure]:
     return [f for f in figures if f.rounds]
 
 
+def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
+    figures = [
+        summarize(UPLOAD, "MB/s", [r.mb_per_s(r.upload_s) for r in rounds]),
+        summarize(DOWNLOAD, "MB/s", [r.mb_per_s(r.download_s) for r in rounds]),
+        summarize(RAW_COPY, "MB/s", [r.mb_per_s(r.copy_s) for r in rounds]),
+        summarize(CACHED_COPY, "MB/s", [r.mb_per_s(r.cached_copy_s) for r in rounds]),
+        summarize(UPLOAD_RATIO, "x", [r.copy_s / r.upload_s for r in rounds]),
+        summarize(DOWNLOAD_RATIO, "x", [r.copy_s / r.download_s for r in rounds]),
+    ]
+    growth = [r.upload_rss_growth / MIB for r in rounds if r.upload_rss_growth is not None]
+    if growth:
+        figures.append(summarize(UPLOAD_RSS, "MiB", growth))
+    return figures
+
+
 async def _measure(plan: Plan, target: Target) -> list[Figure]:
     label, deploy = target.label, target.deploy
     lifecycle = [await run_lifecycle_round(plan.lifecycle, deploy) for _ in range(plan.rounds)]
@@ -127,7 +158,9 @@ async def _measure(plan: Plan, target: Target) -> list[Figure]:
 
 
 async def run(plan: Plan) -> list[Figure]:
-    return [figure for target in targets(plan) for figure in await _measure(plan, target)]
+    figures = [figure for target in targets(plan) for figure in await _measure(plan, target)]
+    transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
+    return [*figures, *_transfer_figures(transfers)]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -143,7 +176,9 @@ def main(argv: Sequence[str]) -> int:
         f"machine: {machine()}",
         f"lifecycle: {sizes.tasks} no-op tasks/round, {sizes.creators} creators,"
         f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
-        f" samples/round; {plan.rounds} round(s); took {time.perf_counter() - began:.1f} s",
+        f" samples/round; artifacts: {plan.artifact_bytes // MIB} MiB (s3 PUT and GET),"
+        f" raw copy: shutil.copyfile + fsync on the same disk; {plan.rounds} round(s);"
+        f" took {time.perf_counter() - began:.1f} s",
     ]
     stores = "SQLite" if plan.postgres_url is None else "SQLite, then PostgreSQL"
     title = f"infrax queue benchmarks (servers in their own processes; {stores})"

@@ -11,7 +11,16 @@ import pytest
 from tests.postgres import POSTGRES_URL, require, require_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("lifecycle throughput", "claim latency p50", "claim latency p99")
+FIGURES = (
+    "lifecycle throughput",
+    "claim latency p50",
+    "claim latency p99",
+    "artifact upload",
+    "artifact download",
+    "raw file copy to disk",
+    "upload / raw copy",
+    "download / raw copy",
+)
 
 
 def _run_bench(*args: str) -> dict[str, str]:

@@ -192,3 +192,20 @@ async def _started(log: object) -> None:
         seen += chunk
         if b"started\n" in seen.replace(b"echo started", b""):
             return
+
+
+async def test_an_artifact_name_the_queue_refuses_is_a_malformed_payload(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    declared = {"type": "file", "path": artifact_path(engine, "out.txt"), "name": "public/../x"}
+    artifacts: object = [declared]
+    if engine == "docker":
+        artifacts = {declared.pop("name"): declared}
+    task_payload = payload(engine, image, "echo hi > out.txt", artifacts=artifacts)
+    async with running_worker(settings):
+        task_id = await create(queue, engine, task_payload)
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("exception", "malformed-payload")
+    log = task_log(settings, task_id)
+    assert "artifact public/../x was refused: an artifact name must not have a `..` segment" in log
