@@ -3,8 +3,9 @@
 - It claims at most its free capacity per claimWork call; the call long-polls, so work is
   taken the instant it exists. An empty answer is followed by a short pause; an error by a
   jittered exponential backoff, so the daemon keeps running through queue restarts.
-- A stop (SIGTERM or SIGINT, `request_stop`) ends claiming at once: a claimWork in flight is
-  abandoned, and the queue gives back whatever it claimed for it (protocol.md §4.8). Running
+- A stop (SIGTERM or SIGINT, `request_stop`) ends claiming at once: a claimWork in flight gets
+  two seconds to answer (claims it brings are run and drained like the others), then it is
+  abandoned and the queue gives back whatever it claims for it (protocol.md §4.8). Running
   tasks get `shutdown_grace_s` to finish; the rest are stopped and reported
   exception/worker-shutdown, which the queue retries at once. A second signal skips the
   grace. Then the daemon exits 0.
@@ -35,6 +36,10 @@ logger = logging.getLogger("infrax.worker.daemon")
 _T = TypeVar("_T")
 
 QUARANTINE_CHECK_S = 60.0
+# On a stop, a claimWork in flight gets this long to answer: one that found work answers at
+# once, and abandoning its answer would lose the claims until they expire. One still waiting
+# for work is then abandoned, and the queue unclaims what it claims as the call goes away.
+CLAIM_FINISH_S = 2.0
 MAX_BACKOFF_S = 30.0
 
 
@@ -97,7 +102,7 @@ class Daemon:
         if await self._quarantined():
             return failures
         try:
-            claims = await self._until(self._claim(free), self._idle_for())
+            claims = await self._until(self._claim(free), self._idle_for(), CLAIM_FINISH_S)
         except TimeoutError:
             return failures
         except ClientError as error:
@@ -174,14 +179,19 @@ class Daemon:
         except _StoppedError:
             return
 
-    async def _until(self, work: Awaitable[_T], timeout_s: float | None = None) -> _T:
-        """`work`, unless a stop comes first (_StoppedError) or `timeout_s` passes (TimeoutError)."""
+    async def _until(
+        self, work: Awaitable[_T], timeout_s: float | None = None, finish_s: float = 0.0
+    ) -> _T:
+        """`work`, unless a stop comes first (_StoppedError) or `timeout_s` passes
+        (TimeoutError). After a stop, `work` still gets `finish_s` to complete."""
         task = asyncio.ensure_future(work)
         stop = asyncio.ensure_future(self.stopping.wait())
         try:
             done, _ = await asyncio.wait(
                 {task, stop}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
+            if task not in done and stop in done and finish_s > 0:
+                done, _ = await asyncio.wait({task}, timeout=finish_s)
         finally:
             stop.cancel()
         if task in done:

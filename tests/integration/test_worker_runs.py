@@ -194,6 +194,27 @@ async def _started(log: object) -> None:
             return
 
 
+async def test_a_worker_of_capacity_4_runs_four_tasks_at_once_never_five(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine, capacity=4)
+    task_ids = [await create(queue, engine, payload(engine, image, "sleep 1.5")) for _ in range(9)]
+    async with running_worker(settings):
+        for task_id in task_ids:
+            await resolution(queue, task_id)
+    running, most = 0, 0
+    for message in list(queue.messages):
+        status = getattr(message.body, "status", None)
+        if status is None or status.task_id not in task_ids:
+            continue
+        if message.exchange == "task-running":
+            running += 1
+        elif message.exchange in ("task-completed", "task-failed", "task-exception"):
+            running -= 1
+        most = max(most, running)
+    assert most == 4
+
+
 async def test_an_artifact_name_the_queue_refuses_is_a_malformed_payload(
     queue: RunningQueue, tmp_path: Path, engine: str, image: str
 ) -> None:
