@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from .artifacts import TransferRound, run_transfer_round
-from .cluster import running_cluster
-from .latency import run_latency_round
-from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
-from .postgres import DEFAULT_URL, fresh_schema
-from .report import Figure, machine, percentile, render, summarize
-from .server import BenchError, Deployed, Deployment, running_queue
+from .lifecycle import LifecycleSizes
+from .postgres import DEFAULT_URL
+from .report import Figure, machine, render, summarize
+from .server import BenchError
+from .stores import queue_figures
+from .worker import WorkerRound, docker_available, run_worker_round
 
-LIFECYCLE = "lifecycle throughput"
-CLAIM_P50 = "claim latency p50"
-CLAIM_P99 = "claim latency p99"
 UPLOAD = "artifact upload"
 DOWNLOAD = "artifact download"
 RAW_COPY = "raw file copy to disk"
@@ -28,10 +25,10 @@ CACHED_COPY = "  raw copy to the page cache"
 UPLOAD_RATIO = "upload / raw copy"
 DOWNLOAD_RATIO = "download / raw copy"
 UPLOAD_RSS = "server RSS growth during upload"
+DOCKER_TASK = "docker task submit-to-resolved"
+DOCKER_RAW = "raw docker run --rm"
+WORKER_OVERHEAD = "worker overhead (task / raw)"
 MIB = 1024 * 1024
-
-
-SCHEMA_PREFIX = "infrax_bench_"
 
 
 @dataclass(frozen=True)
@@ -40,39 +37,12 @@ class Plan:
     lifecycle: LifecycleSizes
     latency_samples: int
     artifact_bytes: int
-    postgres_url: str | None  # also measure PostgreSQL, 1 replica and 3 behind nginx
+    docker_samples: int  # 0: no Docker figures
+    postgres_url: str | None = None  # also the queue figures on PostgreSQL (bench/stores.py)
 
-
-@dataclass(frozen=True)
-class Target:
-    label: str  # after the figure's name; "" for the SQLite baseline
-    deploy: Deployment
-
-
-def _on_postgres(url: str, replicas: int) -> Deployment:
-    """A fresh schema per round; one replica called directly, or several behind nginx."""
-
-    @asynccontextmanager
-    async def deploy() -> AsyncIterator[Deployed]:
-        async with fresh_schema(url, SCHEMA_PREFIX) as schema_url:
-            if replicas == 1:
-                async with running_queue(database_url=schema_url) as queue:
-                    yield queue
-            else:
-                async with running_cluster(replicas, schema_url) as cluster:
-                    yield cluster
-
-    return deploy
-
-
-def targets(plan: Plan) -> list[Target]:
-    found = [Target("", running_queue)]
-    if plan.postgres_url is not None:
-        found += [
-            Target(", postgres x1", _on_postgres(plan.postgres_url, 1)),
-            Target(", postgres x3 + nginx", _on_postgres(plan.postgres_url, 3)),
-        ]
-    return found
+    @property
+    def worker_rounds(self) -> int:
+        return self.rounds if self.docker_samples else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,12 +57,16 @@ def _parser() -> argparse.ArgumentParser:
         "--artifact-mib", type=int, help="artifact size for the transfer figures [100; smoke: 4]"
     )
     parser.add_argument(
+        "--docker-samples", type=int, help="Docker task samples per round [20; smoke: 3]"
+    )
+    parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
+    parser.add_argument(
         "--postgres",
         nargs="?",
         const=DEFAULT_URL,
         metavar="URL",
-        help="also measure PostgreSQL (a schema of its own per round), with 1 replica and with"
-        f" 3 behind nginx [{DEFAULT_URL}]",
+        help="also the queue figures on PostgreSQL (a schema of its own per round), with 1"
+        f" replica and with 3 behind nginx [{DEFAULT_URL}]",
     )
     return parser
 
@@ -109,25 +83,8 @@ def plan_from(argv: Sequence[str]) -> Plan:
         )
     warmup = 0 if args.smoke else 64
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
-    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, args.postgres)
-
-
-def _cpu_figures(rounds: Sequence[LifecycleRound], label: str) -> list[Figure]:
-    figures = [
-        summarize(
-            f"  server CPU during lifecycle{label}",
-            "% of a core",
-            [100 * r.server_cpu_s / r.wall_s for r in rounds if r.server_cpu_s is not None],
-        )
-    ]
-    figures.append(
-        summarize(
-            f"  client CPU during lifecycle{label}",
-            "% of a core",
-            [100 * r.client_cpu_s / r.wall_s for r in rounds],
-        )
-    )
-    return [f for f in figures if f.rounds]
+    docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
+    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, args.postgres)
 
 
 def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
@@ -145,26 +102,34 @@ def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
     return figures
 
 
-async def _measure(plan: Plan, target: Target) -> list[Figure]:
-    label, deploy = target.label, target.deploy
-    lifecycle = [await run_lifecycle_round(plan.lifecycle, deploy) for _ in range(plan.rounds)]
-    latency = [await run_latency_round(plan.latency_samples, deploy) for _ in range(plan.rounds)]
+def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
+    if not rounds:
+        return []
     return [
-        summarize(LIFECYCLE + label, "tasks/s", [r.tasks_per_s for r in lifecycle]),
-        *_cpu_figures(lifecycle, label),
-        summarize(CLAIM_P50 + label, "ms", [percentile(r.samples_ms, 50) for r in latency]),
-        summarize(CLAIM_P99 + label, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+        summarize(DOCKER_TASK, "ms", [1000 * statistics.median(r.task_s) for r in rounds]),
+        summarize(DOCKER_RAW, "ms", [1000 * statistics.median(r.raw_s) for r in rounds]),
+        summarize(WORKER_OVERHEAD, "x", [r.ratio for r in rounds]),
     ]
 
 
 async def run(plan: Plan) -> list[Figure]:
-    figures = [figure for target in targets(plan) for figure in await _measure(plan, target)]
+    queue = await queue_figures(
+        plan.rounds, plan.lifecycle, plan.latency_samples, plan.postgres_url
+    )
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
-    return [*figures, *_transfer_figures(transfers)]
+    workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
+    return [
+        *queue,
+        *_transfer_figures(transfers),
+        *_worker_figures(workers),
+    ]
 
 
 def main(argv: Sequence[str]) -> int:
     plan = plan_from(argv)
+    if plan.docker_samples and not docker_available():
+        print("bench: no Docker engine answers: the Docker figures are skipped", file=sys.stderr)
+        plan = replace(plan, docker_samples=0)
     began = time.perf_counter()
     try:
         figures = asyncio.run(run(plan))
@@ -177,12 +142,16 @@ def main(argv: Sequence[str]) -> int:
         f"lifecycle: {sizes.tasks} no-op tasks/round, {sizes.creators} creators,"
         f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
         f" samples/round; artifacts: {plan.artifact_bytes // MIB} MiB (s3 PUT and GET),"
-        f" raw copy: shutil.copyfile + fsync on the same disk; {plan.rounds} round(s);"
+        f" raw copy: shutil.copyfile + fsync on the same disk; docker: {plan.docker_samples}"
+        f" trivial tasks/round against raw docker run; {plan.rounds} round(s);"
         f" took {time.perf_counter() - began:.1f} s",
     ]
-    stores = "SQLite" if plan.postgres_url is None else "SQLite, then PostgreSQL"
-    title = f"infrax queue benchmarks (servers in their own processes; {stores})"
-    print(render(title, notes, figures))
+    stores = "SQLite" if plan.postgres_url is None else "SQLite; queue figures also on PostgreSQL"
+    print(
+        render(
+            f"infrax queue benchmarks (servers in their own processes, {stores})", notes, figures
+        )
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable
@@ -35,7 +36,6 @@ __all__ = ["Daemon", "backoff_s"]
 logger = logging.getLogger("infrax.worker.daemon")
 _T = TypeVar("_T")
 
-QUARANTINE_CHECK_S = 60.0
 # On a stop, a claimWork in flight gets this long to answer: one that found work answers at
 # once, and abandoning its answer would lose the claims until they expire. One still waiting
 # for work is then abandoned, and the queue unclaims what it claims as the call goes away.
@@ -61,7 +61,7 @@ class Daemon:
         self.claimed = 0
         self._runs: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
-        self._quarantine_checked = -QUARANTINE_CHECK_S
+        self._quarantine_checked = -math.inf
         self._idle_since = time.monotonic()
 
     def request_stop(self) -> None:
@@ -150,9 +150,9 @@ class Daemon:
         )
 
     async def _quarantined(self) -> bool:
-        """Whether the queue has this worker in quarantine (checked once a minute)."""
+        """Whether the queue has this worker in quarantine (checked every quarantine_check_s)."""
         now = time.monotonic()
-        if now - self._quarantine_checked < QUARANTINE_CHECK_S:
+        if now - self._quarantine_checked < self.settings.quarantine_check_s:
             return False
         self._quarantine_checked = now
         provisioner_id, worker_type = split_task_queue_id(self.settings.task_queue_id) or ("", "")
@@ -169,8 +169,8 @@ class Daemon:
             return False
         left = parse_time(until) / 1000 - time.time()
         logger.warning("quarantined", extra={"reason": f"until {until}"})
-        self._quarantine_checked = -QUARANTINE_CHECK_S  # look again when the pause ends
-        await self._pause(min(left, QUARANTINE_CHECK_S))
+        self._quarantine_checked = -math.inf  # look again when the pause ends
+        await self._pause(min(left, self.settings.quarantine_check_s))
         return True
 
     async def _pause(self, seconds: float) -> None:

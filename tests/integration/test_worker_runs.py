@@ -20,6 +20,7 @@ from tests.workers import (
     client,
     create,
     error_artifact,
+    later,
     outcome,
     payload,
     resolution,
@@ -230,3 +231,21 @@ async def test_an_artifact_name_the_queue_refuses_is_a_malformed_payload(
     assert outcome(message) == ("exception", "malformed-payload")
     log = task_log(settings, task_id)
     assert "artifact public/../x was refused: an artifact name must not have a `..` segment" in log
+
+
+async def test_a_quarantined_worker_claims_nothing_until_the_quarantine_is_lifted(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    provisioner_id, worker_type = settings.task_queue_id.split("/")
+    ids = (provisioner_id, worker_type, settings.worker_group, settings.worker_id)
+    async with client(queue) as q:
+        await q.declare_worker(*ids)
+        await q.quarantine_worker(*ids, quarantine_until=later(3600), quarantine_info="broken disk")
+        async with running_worker(settings):
+            task_id = await create(queue, engine, payload(engine, image, "true"))
+            await asyncio.sleep(3)  # a bounded observation: nothing may claim it meanwhile
+            assert (await q.status(task_id)).status.state == "pending"
+            await q.quarantine_worker(*ids, quarantine_until=later(-60))
+            message = await resolution(queue, task_id)
+    assert outcome(message) == ("completed", "completed")
