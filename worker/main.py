@@ -19,6 +19,7 @@ from .engines.process import ProcessEngine
 from .errors import WorkerError
 from .features.caches import CachePool
 from .host import HostFacts, host_facts, limits_for
+from .registration import keep_registered, register
 from .run import WorkerContext
 from .settings import Settings, SettingsError, parse_settings
 
@@ -50,14 +51,20 @@ async def _engine(settings: Settings) -> Engine:
     return engine
 
 
-async def _declare(queue: Queue, settings: Settings) -> None:
+async def _declare(queue: Queue, settings: Settings, facts: HostFacts) -> None:
+    """Record the worker and its host in the queue; optional, claimWork records the worker
+    too (without the host) when the credentials may not declare."""
     provisioner_id, worker_type = split_task_queue_id(settings.task_queue_id) or ("", "")
     try:
         await queue.declare_worker(
-            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+            provisioner_id,
+            worker_type,
+            settings.worker_group,
+            settings.worker_id,
+            host=facts.declared(),
         )
-    except ClientError as error:  # optional: claimWork records the worker as well
-        logger.info("declare_skipped", extra={"reason": str(error)})
+    except ClientError as error:
+        logger.warning("declare_failed", extra={"reason": str(error)})
 
 
 @asynccontextmanager
@@ -70,7 +77,7 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
         settings, engine, queue, limits_for(settings, facts), CachePool(settings.cache_prefix)
     )
     try:
-        await _declare(queue, settings)
+        await _declare(queue, settings, facts)
         yield Daemon(context)
     finally:
         await queue.close()
@@ -78,6 +85,9 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
 
 
 async def serve(settings: Settings, facts: HostFacts) -> int:
+    registration = None
+    if settings.registration_secret:
+        registration, settings = await register(settings)
     async with worker_daemon(settings, facts) as daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,7 +98,16 @@ async def serve(settings: Settings, facts: HostFacts) -> int:
             f" {daemon.context.engine.kind} engine)",
             flush=True,
         )
-        return await daemon.run()
+        if registration is None:
+            return await daemon.run()
+        keeper = asyncio.create_task(
+            keep_registered(registration, settings, daemon.context.queue, daemon.request_stop)
+        )
+        try:
+            return await daemon.run()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
 
 def command(argv: Sequence[str]) -> int:

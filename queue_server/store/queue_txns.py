@@ -186,14 +186,15 @@ async def declare_worker(
     worker_id: str,
     expires_ms: int | None,
     now_ms: int,
+    host: bytes | None = None,
 ) -> None:
     await touch_worker(db, task_queue_id, worker_group, worker_id, now_ms)
+    key = (task_queue_id, worker_group, worker_id)
+    where = " WHERE task_queue_id = ? AND worker_group = ? AND worker_id = ?"
     if expires_ms is not None:
-        await db.run(
-            "UPDATE workers SET expires = ? WHERE task_queue_id = ? AND worker_group = ?"
-            " AND worker_id = ?",
-            (expires_ms, task_queue_id, worker_group, worker_id),
-        )
+        await db.run("UPDATE workers SET expires = ?" + where, (expires_ms, *key))
+    if host is not None:
+        await db.run("UPDATE workers SET host = ?" + where, (host, *key))
 
 
 async def expire(db: Db, now_ms: int, limit: int) -> int:

@@ -314,10 +314,11 @@ class SqlStore(ArtifactMethods, ABC):
         worker_id: str,
         expires_ms: int | None,
         now_ms: int,
+        host: bytes | None = None,
     ) -> None:
         async def txn(db: Db) -> tuple[None, list[Message]]:
             await queue_txns.declare_worker(
-                db, task_queue_id, worker_group, worker_id, expires_ms, now_ms
+                db, task_queue_id, worker_group, worker_id, expires_ms, now_ms, host
             )
             return None, []
 
