@@ -40,6 +40,7 @@ from .retry import RetryPolicy
 from .service import ServiceClient
 from .sync import SyncClient
 from .transfer import Downloaded
+from .waits import wait_for_resolution
 
 __all__ = [
     "SERVICE_CLIENTS",
@@ -72,6 +73,7 @@ __all__ = [
     "TransportError",
     "credentials_from_env",
     "credentials_of",
+    "wait_for_resolution",
 ]
 
 SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {
