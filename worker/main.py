@@ -19,6 +19,7 @@ from .engines.process import ProcessEngine
 from .errors import WorkerError
 from .features.caches import CachePool
 from .host import HostFacts, host_facts, limits_for
+from .registration import keep_registered, register
 from .run import WorkerContext
 from .settings import Settings, SettingsError, parse_settings
 
@@ -78,6 +79,9 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
 
 
 async def serve(settings: Settings, facts: HostFacts) -> int:
+    registration = None
+    if settings.registration_secret:
+        registration, settings = await register(settings)
     async with worker_daemon(settings, facts) as daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,7 +92,16 @@ async def serve(settings: Settings, facts: HostFacts) -> int:
             f" {daemon.context.engine.kind} engine)",
             flush=True,
         )
-        return await daemon.run()
+        if registration is None:
+            return await daemon.run()
+        keeper = asyncio.create_task(
+            keep_registered(registration, settings, daemon.context.queue, daemon.request_stop)
+        )
+        try:
+            return await daemon.run()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
 
 def command(argv: Sequence[str]) -> int:

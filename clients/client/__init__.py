@@ -33,7 +33,7 @@ from .errors import (
 )
 from .events import Event, EventStream, EventStreamClosed, EventStreamError
 from .objects import Object
-from .options import Options, credentials_from_env, credentials_of
+from .options import Options, credentials_from_env, credentials_from_file, credentials_of
 from .queue import Queue
 from .queue_artifacts import ArtifactError
 from .retry import RetryPolicy
@@ -41,6 +41,7 @@ from .service import ServiceClient
 from .sync import SyncClient
 from .transfer import Downloaded
 from .waits import wait_for_resolution
+from .worker_manager import WorkerManager
 
 __all__ = [
     "SERVICE_CLIENTS",
@@ -71,7 +72,9 @@ __all__ = [
     "ServiceClient",
     "SyncClient",
     "TransportError",
+    "WorkerManager",
     "credentials_from_env",
+    "credentials_from_file",
     "credentials_of",
     "wait_for_resolution",
 ]
@@ -80,4 +83,5 @@ SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {
     Queue.service: Queue,
     Object.service: Object,
     Auth.service: Auth,
+    WorkerManager.service: WorkerManager,
 }

@@ -61,9 +61,11 @@ PARAM_PATTERNS: dict[str, str] = {
     "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
     "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
     "token": r"^[A-Za-z0-9_-]{1,100}$",
+    # Worker-Manager v1 (worker_manager_endpoints.py): a pool id is a taskQueueId, sent as %2F.
+    "workerPoolId": PROVISIONER_ID_PATTERN[:-1] + "/" + WORKER_TYPE_PATTERN[1:],
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
-SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name"})
+SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name", "workerPoolId"})
 
 _PARAM = re.compile(r"<([A-Za-z]+)>")
 
