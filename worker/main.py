@@ -51,14 +51,20 @@ async def _engine(settings: Settings) -> Engine:
     return engine
 
 
-async def _declare(queue: Queue, settings: Settings) -> None:
+async def _declare(queue: Queue, settings: Settings, facts: HostFacts) -> None:
+    """Record the worker and its host in the queue; optional, claimWork records the worker
+    too (without the host) when the credentials may not declare."""
     provisioner_id, worker_type = split_task_queue_id(settings.task_queue_id) or ("", "")
     try:
         await queue.declare_worker(
-            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+            provisioner_id,
+            worker_type,
+            settings.worker_group,
+            settings.worker_id,
+            host=facts.declared(),
         )
-    except ClientError as error:  # optional: claimWork records the worker as well
-        logger.info("declare_skipped", extra={"reason": str(error)})
+    except ClientError as error:
+        logger.warning("declare_failed", extra={"reason": str(error)})
 
 
 @asynccontextmanager
@@ -71,7 +77,7 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
         settings, engine, queue, limits_for(settings, facts), CachePool(settings.cache_prefix)
     )
     try:
-        await _declare(queue, settings)
+        await _declare(queue, settings, facts)
         yield Daemon(context)
     finally:
         await queue.close()

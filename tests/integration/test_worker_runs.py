@@ -6,12 +6,15 @@ Every scenario runs on the Docker engine (the local busybox image) and on the pr
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
 from pathlib import Path
 
 import docker
 import docker.errors
+import psutil
 import pytest
+from msgspec import UnsetType
 
 from tests.conftest import RunningQueue
 from tests.workers import (
@@ -249,3 +252,21 @@ async def test_a_quarantined_worker_claims_nothing_until_the_quarantine_is_lifte
             await q.quarantine_worker(*ids, quarantine_until=later(-60))
             message = await resolution(queue, task_id)
     assert outcome(message) == ("completed", "completed")
+
+
+async def test_the_worker_records_its_host_in_its_worker_record(
+    queue: RunningQueue, tmp_path: Path
+) -> None:
+    settings = worker_settings(queue, tmp_path, "process")
+    provisioner_id, worker_type = settings.task_queue_id.split("/")
+    async with running_worker(settings), client(queue) as q:
+        record = await q.get_worker(
+            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+        )
+    assert not isinstance(record.host, UnsetType)
+    assert (record.host.cpu_count, record.host.architecture) == (
+        psutil.cpu_count(),
+        platform.machine(),
+    )
+    assert record.host.memory_bytes == psutil.virtual_memory().total
+    assert 0 < record.host.disk_free_bytes <= record.host.disk_total_bytes
