@@ -51,6 +51,7 @@ class WorkerContext:
     limits: Limits
     caches: CachePool
     active: dict[tuple[str, int], Run] = field(default_factory=dict)
+    events_connected: bool = False  # cancels.py follows the event stream
 
 
 class RunAbortedError(Exception):
@@ -77,6 +78,7 @@ class Run:
         self.exit_code: int | None = None
         self.artifacts_missing = False
         self.abort_reason: Abort | None = None
+        self.reporting = False  # from here on, the queue's news about the run is our own
         self._aborted = asyncio.Event()
 
     @property
@@ -199,6 +201,7 @@ def _held(run: Run, scope: str) -> bool:
 
 
 async def _finish(run: Run, ending: Ending) -> Resolution:
+    run.reporting = True
     resolution = RESOLUTIONS[ending]
     exit_text = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
     run.log.line(f"result: {resolution.describe()}{exit_text}")

@@ -78,8 +78,12 @@ class Settings:
     quarantine_check_s: float = field(
         default=60.0, metadata=_s("seconds between checks whether the worker is quarantined")
     )
+    cancel_events: bool = field(
+        default=True, metadata=_s("follow the queue's event stream to notice cancels at once")
+    )
     cancel_check_s: float = field(
-        default=2.0, metadata=_s("seconds between checks that a held run was not canceled")
+        default=2.0,
+        metadata=_s("seconds between status checks of held runs while no event stream is up"),
     )
     memory_limit_mb: int = field(
         default=0, metadata=_s("memory limit per container in MiB; 0: host memory / capacity")
