@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .lifecycle import LifecycleSizes
+from .postgres import DEFAULT_URL
 
 __all__ = ["SECTIONS", "Plan", "plan_from"]
 
@@ -30,6 +31,7 @@ class Plan:
     docker_samples: int  # 0: no Docker figures
     sections: tuple[str, ...]
     smoke: bool
+    postgres_url: str | None = None  # lifecycle and latency also on PostgreSQL (stores.py)
 
     @property
     def heavy_rounds(self) -> int:
@@ -55,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     add("--no-docker", action="store_true", help="skip the Docker figures")
     add("--only", help=f"comma-separated sections to run [all: {','.join(SECTIONS)}]")
     add("--markdown", metavar="PATH", help="also write the table into this Markdown file")
+    add(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_URL,
+        metavar="URL",
+        help="lifecycle and latency also on PostgreSQL (a schema of its own per round), with 1"
+        f" replica and with 3 behind nginx [{DEFAULT_URL}]",
+    )
     return parser
 
 
@@ -103,5 +113,6 @@ def plan_from(argv: Sequence[str]) -> tuple[Plan, str | None]:
         docker_samples=docker_samples,
         sections=_sections(args.only),
         smoke=smoke,
+        postgres_url=args.postgres,
     )
     return plan, args.markdown

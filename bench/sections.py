@@ -14,6 +14,7 @@ from .lifecycle import LifecycleRound, run_lifecycle_round
 from .plan import Plan
 from .report import Figure, compare, percentile, summarize
 from .server import BenchError
+from .stores import targets
 from .templates import Templates
 from .waiters import run_waiters_round
 from .worker import run_worker_round
@@ -21,6 +22,7 @@ from .worker import run_worker_round
 __all__ = ["SECTION_RUNNERS"]
 
 MIB = 1024 * 1024
+LIFECYCLE = "lifecycle throughput"
 Notes = list[str]
 
 
@@ -34,62 +36,60 @@ async def lifecycle(plan: Plan, notes: Notes) -> list[Figure]:
         raise BenchError(f"the baselines cannot run: {missing} (or run with --no-baselines)")
     if missing:
         notes.append(f"Celery and RQ baselines skipped: {missing}")
-    baselines = plan.baseline_tasks and not missing
-    rounds: list[LifecycleRound] = []
+    baselines = bool(plan.baseline_tasks) and not missing
+    found: dict[str, list[LifecycleRound]] = {t.label: [] for t in targets(plan.postgres_url)}
     celery: list[float] = []
     rq: list[float] = []
     for _ in range(plan.rounds):
-        rounds.append(await run_lifecycle_round(plan.lifecycle))
+        for target in targets(plan.postgres_url):
+            found[target.label].append(await run_lifecycle_round(plan.lifecycle, target.deploy))
         if baselines:
             celery.append(
                 (await run_baseline_round("Celery+Redis", plan.baseline_tasks)).tasks_per_s
             )
             rq.append((await run_baseline_round("RQ", plan.baseline_tasks)).tasks_per_s)
-    ours = [r.tasks_per_s for r in rounds]
-    figure = summarize("lifecycle throughput", "tasks/s", ours, target=">= 2x Celery")
-    figures = [figure]
-    if baselines:
-        figures = [
-            compare(figure, "Celery+Redis", celery, _ratios(ours, celery)),
-            compare(
-                summarize("lifecycle throughput (vs RQ)", "tasks/s", ours),
-                "RQ",
-                rq,
-                _ratios(ours, rq),
-            ),
-        ]
-    return figures + _cpu_figures(rounds)
+    figures: list[Figure] = []
+    for label, rounds in found.items():
+        ours = [r.tasks_per_s for r in rounds]
+        figure = summarize(LIFECYCLE + label, "tasks/s", ours, target=">= 2x Celery")
+        if baselines:
+            figure = compare(figure, "Celery+Redis", celery, _ratios(ours, celery))
+        figures.append(figure)
+        if baselines and not label:
+            versus_rq = summarize(LIFECYCLE + " (vs RQ)", "tasks/s", ours)
+            figures.append(compare(versus_rq, "RQ", rq, _ratios(ours, rq)))
+        figures += _cpu_figures(rounds, label)
+    return figures
 
 
-def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
-    measured = [r for r in rounds if r.server_cpu_s is not None]
+def _cpu_figures(rounds: Sequence[LifecycleRound], label: str) -> list[Figure]:
+    measured = [(r, r.server_cpu_s) for r in rounds if r.server_cpu_s is not None]
     if not measured:
         return []
     return [
+        summarize(f"  server CPU per task{label}", "ms", [1000 * cpu / r.tasks for r, cpu in measured]),
         summarize(
-            "  server CPU per task", "ms", [1000 * r.server_cpu_s / r.tasks for r in measured]  # type: ignore[operator]
+            f"  server CPU during lifecycle{label}", "% of a core",
+            [100 * cpu / r.wall_s for r, cpu in measured],
         ),
         summarize(
-            "  server CPU during lifecycle", "% of a core",
-            [100 * r.server_cpu_s / r.wall_s for r in measured],  # type: ignore[operator]
-        ),
-        summarize(
-            "  client CPU during lifecycle", "% of a core",
+            f"  client CPU during lifecycle{label}", "% of a core",
             [100 * r.client_cpu_s / r.wall_s for r in rounds],
         ),
     ]  # fmt: skip
 
 
 async def latency(plan: Plan, notes: Notes) -> list[Figure]:
-    rounds = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
-    return [
-        summarize(
-            "claim latency p50", "ms", [percentile(r.samples_ms, 50) for r in rounds], "<= 5 ms"
-        ),
-        summarize(
-            "claim latency p99", "ms", [percentile(r.samples_ms, 99) for r in rounds], "<= 20 ms"
-        ),
-    ]
+    figures: list[Figure] = []
+    for target in targets(plan.postgres_url):
+        rounds = [
+            await run_latency_round(plan.latency_samples, target.deploy) for _ in range(plan.rounds)
+        ]
+        p50 = [percentile(r.samples_ms, 50) for r in rounds]
+        p99 = [percentile(r.samples_ms, 99) for r in rounds]
+        figures.append(summarize("claim latency p50" + target.label, "ms", p50, "<= 5 ms"))
+        figures.append(summarize("claim latency p99" + target.label, "ms", p99, "<= 20 ms"))
+    return figures
 
 
 def _depth_name(depth: int, queues: int = 1) -> str:

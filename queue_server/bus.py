@@ -88,6 +88,12 @@ class Bus:
             waiter, _ = unwoken.popitem(last=False)
             waiter.set()
 
+    def wake_all(self) -> None:
+        """Wake every claimWork waiting on any task queue (work may have arrived unheard)."""
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.set()
+
     def waiting_count(self, task_queue_id: str) -> int:
         """How many claimWork calls wait on the task queue now."""
         return len(self._waiters.get(task_queue_id, ()))

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.postgres import POSTGRES_URL, require, require_nginx
+
 ROOT = Path(__file__).resolve().parents[2]
 # figure -> whether it carries a baseline measured in the same run (and so a ratio)
 FIGURES = {
@@ -89,3 +93,29 @@ def test_bench_smoke_prints_every_figure_with_its_baseline(tmp_path: Path) -> No
         if compared:
             assert baseline != "-" and float(ratio.rstrip("x")) > 0, rows[figure]
     assert "lifecycle throughput" in done.stdout  # and the same table on stdout
+
+
+@pytest.mark.postgres
+def test_bench_smoke_on_postgres_prints_the_queue_figures_for_one_and_three_replicas(
+    tmp_path: Path,
+) -> None:
+    require()
+    require_nginx()
+    results = tmp_path / "results.md"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--smoke", "--only", "lifecycle,latency"),
+            *("--postgres", POSTGRES_URL, "--markdown", str(results)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(results.read_text())
+    for label in ("", ", postgres x1", ", postgres x3 + nginx"):
+        for figure in ("lifecycle throughput", "claim latency p50", "claim latency p99"):
+            assert figure + label in rows, done.stdout
+            median = rows[figure + label][1]
+            assert float(median.replace(",", "")) > 0, rows[figure + label]
