@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 __all__ = [
@@ -290,9 +291,21 @@ def _param(params: Mapping[str, object], name: str) -> object:
     return params[name]
 
 
+@lru_cache(maxsize=1024)
+def _pieces(template: str) -> tuple[str, ...]:
+    """The template split once: literal text at even places, parameter names at odd ones."""
+    return tuple(_PLACEHOLDER.split(template))
+
+
 def _fill(template: str, params: Mapping[str, object]) -> str:
     """Substitute every ``<name>`` in one pass (substituted text is never re-scanned)."""
-    return _PLACEHOLDER.sub(lambda m: _text(m.group(1), _param(params, m.group(1))), template)
+    pieces = _pieces(template)
+    if len(pieces) == 1:
+        return template
+    return "".join(
+        piece if i % 2 == 0 else _text(piece, _param(params, piece))
+        for i, piece in enumerate(pieces)
+    )
 
 
 def _text(name: str, value: object) -> str:

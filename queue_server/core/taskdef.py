@@ -116,4 +116,10 @@ def normalize_task(
 
 def creator_priorities(priority: Priority) -> list[str]:
     """The priorities whose create-task scope allows creating at `priority`: it and higher."""
-    return [p.value for p in PRIORITIES[: PRIORITIES.index(priority) + 1]]
+    return list(_CREATOR_PRIORITIES[priority])
+
+
+_CREATOR_PRIORITIES = {
+    priority: tuple(p.value for p in PRIORITIES[: PRIORITIES.index(priority) + 1])
+    for priority in PRIORITIES
+}
