@@ -106,6 +106,11 @@ class ScopeSet:
         """
         return self._star_match(scope, len(scope) - 1 if scope.endswith("*") else len(scope) + 1)
 
+    @property
+    def holds_everything(self) -> bool:
+        """Whether ``*`` is held: every scope, so every expression, is satisfied."""
+        return "" in self._prefixes
+
     def union(self, extra: Iterable[str]) -> ScopeSet:
         """This set with `extra` added, normalized. Costs O(len(extra)) when no scope in
         `extra` ends in ``*`` (such a scope cannot make a held one redundant)."""

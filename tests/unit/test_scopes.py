@@ -603,3 +603,10 @@ def test_a_scope_said_to_grant_nothing_grants_no_role(scope: str) -> None:
     assert RoleIndex.grants_nothing(scope) == (
         not scope.startswith("assume:") and scope not in ("a*", "assu*", "*")
     )
+
+
+def test_only_a_held_star_holds_everything() -> None:
+    assert ScopeSet(["*"]).holds_everything
+    assert ScopeSet(["a", "*", "b*"]).holds_everything
+    assert not ScopeSet(["a*", "queue:*"]).holds_everything
+    assert not ScopeSet([]).holds_everything
