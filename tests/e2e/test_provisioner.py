@@ -154,11 +154,18 @@ def test_workers_that_fail_at_start_back_off_instead_of_storming(
     system.create_pool(
         pool_id, provider, {"minCapacity": 3, "maxCapacity": 6, "launchConfigs": [launch]}
     )
+
+    def errors_seen(count: int) -> list[dict[str, Any]] | None:
+        found = system.manager().listWorkerPoolErrors(pool_id)["workerPoolErrors"]
+        return found if len(found) >= count else None
+
+    # The tasks come once the three min-capacity workers have failed, so that the first pass
+    # cannot see them and start six at once (tasks created quickly could otherwise race it).
+    wait_for(lambda: errors_seen(3), timeout=120, what="the first three failed starts")
     system.create_tasks(pool_id, "true", 10)
 
     def six_errors() -> list[dict[str, Any]] | None:
-        found = system.manager().listWorkerPoolErrors(pool_id)["workerPoolErrors"]
-        return found if len(found) >= 6 else None
+        return errors_seen(6)
 
     errors = sorted(
         wait_for(six_errors, timeout=120, what="six failed starts"), key=lambda e: e["reported"]
