@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -693,3 +694,15 @@ def test_errors_and_reprs_never_contain_secrets() -> None:
     for text in [*failures, repr(creds), repr(Credentials(ISSUER, TOKEN))]:
         assert TOKEN not in text
         assert creds.access_token not in text
+
+
+def test_a_new_seed_is_two_nice_version_4_slugids() -> None:
+
+    for _ in range(200):
+        seed = hawk._new_seed()
+        assert len(seed) == 44
+        for half in (seed[:22], seed[22:]):
+            raw = base64.urlsafe_b64decode(half + "==")
+            assert raw[0] < 0x80  # nice: first bit clear
+            made = uuid.UUID(bytes=raw)
+            assert (made.version, made.variant) == (4, uuid.RFC_4122)
