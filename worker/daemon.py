@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clients.client import ClientError, ResourceNotFound
 from clients.protocol.ids import split_task_queue_id
@@ -28,6 +28,9 @@ from clients.protocol.times import parse_time
 
 from .results import Abort
 from .run import WorkerContext, run_claim
+
+if TYPE_CHECKING:
+    from .relay import RelayLink
 
 __all__ = ["Daemon", "backoff_s"]
 
@@ -58,6 +61,7 @@ class Daemon:
         self._slot_freed = asyncio.Event()
         self._quarantine_checked = -QUARANTINE_CHECK_S
         self._idle_since = time.monotonic()
+        self.relay: RelayLink | None = None  # the relay connection, when kept
 
     def request_stop(self) -> None:
         if self.stopping.is_set():
