@@ -21,7 +21,9 @@ open through the queue.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 import urllib.parse
 from types import TracebackType
 from typing import Self
@@ -37,6 +39,25 @@ from .service import ServiceClient
 __all__ = ["LogStream", "RelayConnection", "ShellSession", "StreamSocket"]
 
 HEARTBEAT_S = 30.0
+
+
+async def _refusal(session: aiohttp.ClientSession, url: str) -> bytes:
+    """Why the server refused a websocket: the same request again, as a plain request with
+    the Upgrade headers, whose error body a websocket client never shows."""
+    headers = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    }
+    http_url = "http" + url.removeprefix("ws") if url.startswith("ws") else url
+    try:
+        async with session.get(yarl.URL(http_url, encoded=True), headers=headers) as response:
+            if response.status == 101:
+                return b"the server refused the websocket, then accepted it"
+            return await response.content.read(64 * 1024)
+    except (OSError, aiohttp.ClientError) as error:
+        return f"the server refused the websocket ({error})".encode()
 
 
 class StreamSocket:
@@ -56,8 +77,8 @@ class StreamSocket:
                 yarl.URL(self.url, encoded=True), heartbeat=HEARTBEAT_S, max_msg_size=0
             )
         except aiohttp.WSServerHandshakeError as error:
-            detail = f"the server refused the websocket: {error.status} {error.message}"
-            raise error_from_answer(self.what, error.status, detail.encode()) from None
+            detail = await _refusal(self._session, self.url)
+            raise error_from_answer(self.what, error.status, detail) from None
         except (OSError, aiohttp.ClientError) as error:
             raise TransportError(self.what, 1, error) from error
         return self

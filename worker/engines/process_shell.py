@@ -66,12 +66,18 @@ class ProcessTerminal:
                 pass
             except OSError:  # EIO: every process on the terminal has closed it
                 return b""
-            readable = asyncio.ensure_future(
-                _ready(self.master, loop.add_reader, loop.remove_reader)
-            )
-            await asyncio.wait((readable, self._exited), return_when=asyncio.FIRST_COMPLETED)
-            if not readable.done():
+            readable = asyncio.ensure_future(_ready(self.master, loop.add_reader, loop.remove_reader))
+            done: set[asyncio.Future[object]] = set()
+            try:
+                done, _ = await asyncio.wait(
+                    (readable, self._exited), return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                # The selector must forget the fd before it is closed and its number reused.
                 readable.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await readable
+            if readable not in done:
                 return self._drain()  # the shell exited; what it left, then the end
         return b""
 
@@ -86,7 +92,15 @@ class ProcessTerminal:
             try:
                 data = data[os.write(self.master, data) :]
             except BlockingIOError:
-                await _ready(self.master, loop.add_writer, loop.remove_writer)
+                writable = asyncio.ensure_future(
+                    _ready(self.master, loop.add_writer, loop.remove_writer)
+                )
+                try:
+                    await writable
+                finally:
+                    writable.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await writable
             except OSError:
                 return
 
