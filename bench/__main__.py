@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .artifacts import TransferRound, run_transfer_round
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
 from .report import Figure, machine, percentile, render, summarize
 from .server import BenchError
+from .worker import WorkerRound, docker_available, run_worker_round
 
 LIFECYCLE = "lifecycle throughput"
 CLAIM_P50 = "claim latency p50"
 CLAIM_P99 = "claim latency p99"
+UPLOAD = "artifact upload"
+DOWNLOAD = "artifact download"
+RAW_COPY = "raw file copy to disk"
+CACHED_COPY = "  raw copy to the page cache"
+UPLOAD_RATIO = "upload / raw copy"
+DOWNLOAD_RATIO = "download / raw copy"
+UPLOAD_RSS = "server RSS growth during upload"
+DOCKER_TASK = "docker task submit-to-resolved"
+DOCKER_RAW = "raw docker run --rm"
+WORKER_OVERHEAD = "worker overhead (task / raw)"
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,12 @@ class Plan:
     rounds: int
     lifecycle: LifecycleSizes
     latency_samples: int
+    artifact_bytes: int
+    docker_samples: int  # 0: no Docker figures
+
+    @property
+    def worker_rounds(self) -> int:
+        return self.rounds if self.docker_samples else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=8, help="worker coroutines [8]")
     parser.add_argument("--creators", type=int, default=8, help="creator coroutines [8]")
     parser.add_argument("--samples", type=int, help="claim latency samples per round [200; 10]")
+    parser.add_argument(
+        "--artifact-mib", type=int, help="artifact size for the transfer figures [100; smoke: 4]"
+    )
+    parser.add_argument(
+        "--docker-samples", type=int, help="Docker task samples per round [20; smoke: 3]"
+    )
+    parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
     return parser
 
 
@@ -42,10 +69,15 @@ def plan_from(argv: Sequence[str]) -> Plan:
     rounds = args.rounds or (1 if args.smoke else 5)
     tasks = args.tasks or (64 if args.smoke else 2000)
     samples = args.samples or (10 if args.smoke else 200)
-    if min(rounds, tasks, samples, args.workers, args.creators) < 1:
-        _parser().error("rounds, tasks, samples, workers and creators must be at least 1")
+    artifact_mib = args.artifact_mib or (4 if args.smoke else 100)
+    if min(rounds, tasks, samples, args.workers, args.creators, artifact_mib) < 1:
+        _parser().error(
+            "rounds, tasks, samples, workers, creators and artifact-mib must be at least 1"
+        )
     warmup = 0 if args.smoke else 64
-    return Plan(rounds, LifecycleSizes(tasks, args.workers, args.creators, warmup), samples)
+    lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
+    docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
+    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples)
 
 
 def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
@@ -66,19 +98,51 @@ def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
     return [f for f in figures if f.rounds]
 
 
+def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
+    figures = [
+        summarize(UPLOAD, "MB/s", [r.mb_per_s(r.upload_s) for r in rounds]),
+        summarize(DOWNLOAD, "MB/s", [r.mb_per_s(r.download_s) for r in rounds]),
+        summarize(RAW_COPY, "MB/s", [r.mb_per_s(r.copy_s) for r in rounds]),
+        summarize(CACHED_COPY, "MB/s", [r.mb_per_s(r.cached_copy_s) for r in rounds]),
+        summarize(UPLOAD_RATIO, "x", [r.copy_s / r.upload_s for r in rounds]),
+        summarize(DOWNLOAD_RATIO, "x", [r.copy_s / r.download_s for r in rounds]),
+    ]
+    growth = [r.upload_rss_growth / MIB for r in rounds if r.upload_rss_growth is not None]
+    if growth:
+        figures.append(summarize(UPLOAD_RSS, "MiB", growth))
+    return figures
+
+
+def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
+    if not rounds:
+        return []
+    return [
+        summarize(DOCKER_TASK, "ms", [1000 * statistics.median(r.task_s) for r in rounds]),
+        summarize(DOCKER_RAW, "ms", [1000 * statistics.median(r.raw_s) for r in rounds]),
+        summarize(WORKER_OVERHEAD, "x", [r.ratio for r in rounds]),
+    ]
+
+
 async def run(plan: Plan) -> list[Figure]:
     lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
     latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
+    transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
+    workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
     return [
         summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
         *_cpu_figures(lifecycle),
         summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
         summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+        *_transfer_figures(transfers),
+        *_worker_figures(workers),
     ]
 
 
 def main(argv: Sequence[str]) -> int:
     plan = plan_from(argv)
+    if plan.docker_samples and not docker_available():
+        print("bench: no Docker engine answers: the Docker figures are skipped", file=sys.stderr)
+        plan = replace(plan, docker_samples=0)
     began = time.perf_counter()
     try:
         figures = asyncio.run(run(plan))
@@ -90,7 +154,10 @@ def main(argv: Sequence[str]) -> int:
         f"machine: {machine()}",
         f"lifecycle: {sizes.tasks} no-op tasks/round, {sizes.creators} creators,"
         f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
-        f" samples/round; {plan.rounds} round(s); took {time.perf_counter() - began:.1f} s",
+        f" samples/round; artifacts: {plan.artifact_bytes // MIB} MiB (s3 PUT and GET),"
+        f" raw copy: shutil.copyfile + fsync on the same disk; docker: {plan.docker_samples}"
+        f" trivial tasks/round against raw docker run; {plan.rounds} round(s);"
+        f" took {time.perf_counter() - began:.1f} s",
     ]
     print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))
     return 0

@@ -91,8 +91,8 @@ class Viewer:
         async with self.changed:
             self.changed.notify_all()
 
-    async def wait_for(self, text: bytes, timeout: float = WAIT_S) -> None:
-        async with asyncio.timeout(timeout), self.changed:
+    async def wait_for(self, text: bytes) -> None:
+        async with asyncio.timeout(WAIT_S), self.changed:
             await self.changed.wait_for(lambda: text in self.received or self.done)
 
         assert text in self.received, (text, bytes(self.received[-500:]))
@@ -101,10 +101,12 @@ class Viewer:
     def done(self) -> bool:
         return self.task is not None and self.task.done()
 
-    async def finished(self, timeout: float = WAIT_S) -> bytes:
+    async def finished(self) -> bytes:
         assert self.task is not None
-        await asyncio.wait_for(asyncio.shield(self.task), timeout)
-        assert self.stream is not None and self.stream.complete, self.stream and self.stream.close_code
+        await asyncio.wait_for(asyncio.shield(self.task), WAIT_S)
+        assert self.stream is not None and self.stream.complete, (
+            self.stream and self.stream.close_code
+        )
         return bytes(self.received)
 
     async def disconnect(self) -> int:
@@ -115,10 +117,10 @@ class Viewer:
         return self.offset + len(self.received)
 
 
-async def read_until(shell: ShellSession, text: bytes, timeout: float = WAIT_S) -> bytes:
+async def read_until(shell: ShellSession, text: bytes) -> bytes:
     """The shell's output up to and including `text`."""
     seen = b""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(WAIT_S):
         async for chunk in shell:
             seen += chunk
             if text in seen:

@@ -54,6 +54,7 @@ def worker_settings(queue: RunningQueue, work_dir: Path, engine: str, **override
         worker_id=f"w-{uuid.uuid4().hex[:10]}",
         work_dir=work_dir,
         cancel_check_s=0.5,
+        quarantine_check_s=0.5,
         empty_poll_pause_s=0.1,
         shutdown_grace_s=5.0,
         cache_prefix=f"infrax-test-{uuid.uuid4().hex[:8]}",

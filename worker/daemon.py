@@ -3,8 +3,9 @@
 - It claims at most its free capacity per claimWork call; the call long-polls, so work is
   taken the instant it exists. An empty answer is followed by a short pause; an error by a
   jittered exponential backoff, so the daemon keeps running through queue restarts.
-- A stop (SIGTERM or SIGINT, `request_stop`) ends claiming at once: a claimWork in flight is
-  abandoned, and the queue gives back whatever it claimed for it (protocol.md §4.8). Running
+- A stop (SIGTERM or SIGINT, `request_stop`) ends claiming at once: a claimWork in flight gets
+  two seconds to answer (claims it brings are run and drained like the others), then it is
+  abandoned and the queue gives back whatever it claims for it (protocol.md §4.8). Running
   tasks get `shutdown_grace_s` to finish; the rest are stopped and reported
   exception/worker-shutdown, which the queue retries at once. A second signal skips the
   grace. Then the daemon exits 0.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable
@@ -37,7 +39,10 @@ __all__ = ["Daemon", "backoff_s"]
 logger = logging.getLogger("infrax.worker.daemon")
 _T = TypeVar("_T")
 
-QUARANTINE_CHECK_S = 60.0
+# On a stop, a claimWork in flight gets this long to answer: one that found work answers at
+# once, and abandoning its answer would lose the claims until they expire. One still waiting
+# for work is then abandoned, and the queue unclaims what it claims as the call goes away.
+CLAIM_FINISH_S = 2.0
 MAX_BACKOFF_S = 30.0
 
 
@@ -59,7 +64,7 @@ class Daemon:
         self.claimed = 0
         self._runs: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
-        self._quarantine_checked = -QUARANTINE_CHECK_S
+        self._quarantine_checked = -math.inf
         self._idle_since = time.monotonic()
         self.relay: RelayLink | None = None  # the relay connection, when kept
 
@@ -101,7 +106,7 @@ class Daemon:
         if await self._quarantined():
             return failures
         try:
-            claims = await self._until(self._claim(free), self._idle_for())
+            claims = await self._until(self._claim(free), self._idle_for(), CLAIM_FINISH_S)
         except TimeoutError:
             return failures
         except ClientError as error:
@@ -149,9 +154,9 @@ class Daemon:
         )
 
     async def _quarantined(self) -> bool:
-        """Whether the queue has this worker in quarantine (checked once a minute)."""
+        """Whether the queue has this worker in quarantine (checked every quarantine_check_s)."""
         now = time.monotonic()
-        if now - self._quarantine_checked < QUARANTINE_CHECK_S:
+        if now - self._quarantine_checked < self.settings.quarantine_check_s:
             return False
         self._quarantine_checked = now
         provisioner_id, worker_type = split_task_queue_id(self.settings.task_queue_id) or ("", "")
@@ -168,8 +173,8 @@ class Daemon:
             return False
         left = parse_time(until) / 1000 - time.time()
         logger.warning("quarantined", extra={"reason": f"until {until}"})
-        self._quarantine_checked = -QUARANTINE_CHECK_S  # look again when the pause ends
-        await self._pause(min(left, QUARANTINE_CHECK_S))
+        self._quarantine_checked = -math.inf  # look again when the pause ends
+        await self._pause(min(left, self.settings.quarantine_check_s))
         return True
 
     async def _pause(self, seconds: float) -> None:
@@ -178,14 +183,19 @@ class Daemon:
         except _StoppedError:
             return
 
-    async def _until(self, work: Awaitable[_T], timeout_s: float | None = None) -> _T:
-        """`work`, unless a stop comes first (_StoppedError) or `timeout_s` passes (TimeoutError)."""
+    async def _until(
+        self, work: Awaitable[_T], timeout_s: float | None = None, finish_s: float = 0.0
+    ) -> _T:
+        """`work`, unless a stop comes first (_StoppedError) or `timeout_s` passes
+        (TimeoutError). After a stop, `work` still gets `finish_s` to complete."""
         task = asyncio.ensure_future(work)
         stop = asyncio.ensure_future(self.stopping.wait())
         try:
             done, _ = await asyncio.wait(
                 {task, stop}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
+            if task not in done and stop in done and finish_s > 0:
+                done, _ = await asyncio.wait({task}, timeout=finish_s)
         finally:
             stop.cancel()
         if task in done:

@@ -87,7 +87,7 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
 @asynccontextmanager
 async def _live(context: WorkerContext) -> AsyncIterator[RelayLink | None]:
     """The worker's own live-log server (--live-listen) and its relay connection (--relay),
-    for the daemon's whole life (protocol.md §16)."""
+    for the daemon's whole life (protocol.md §17)."""
     settings, service = context.settings, context.live
     async with contextlib.AsyncExitStack() as stack:
         direct = None

@@ -1,4 +1,4 @@
-"""The worker's relay connection to the queue (protocol.md §16.3).
+"""The worker's relay connection to the queue (protocol.md §17.3).
 
 One outbound websocket, authenticated with the worker's credentials, over which the queue
 opens a stream for each viewer of a run this worker holds. It is kept for the worker's whole

@@ -75,6 +75,9 @@ class Settings:
     empty_poll_pause_s: float = field(
         default=1.0, metadata=_s("pause after a claimWork answered with no task, in seconds")
     )
+    quarantine_check_s: float = field(
+        default=60.0, metadata=_s("seconds between checks whether the worker is quarantined")
+    )
     cancel_check_s: float = field(
         default=2.0, metadata=_s("seconds between checks that a held run was not canceled")
     )

@@ -12,13 +12,14 @@ import asyncio
 import gzip
 import logging
 import shutil
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from clients.client import ClientError
+from clients.client import ClientError, InputError, InputTooLarge
 from clients.protocol.artifacts import ErrorArtifactRequest
 
-from .errors import ResourceUnavailable
+from .errors import MalformedPayload, ResourceUnavailable, TaskError
 from .tasklog import TaskLog
 
 if TYPE_CHECKING:
@@ -64,27 +65,21 @@ class QueueUploads:
         self, name: str, path: Path, content_type: str, expires: str, encoding: str | None
     ) -> None:
         run = self.run
-        try:
-            await run.queue.upload_artifact(
-                run.task_id,
-                run.run_id,
-                name,
-                path,
-                content_type=content_type,
-                expires=expires,
-                content_encoding=encoding,
-            )
-        except ClientError as error:
-            raise ResourceUnavailable(f"artifact {name} could not be uploaded: {error}") from error
+        upload = run.queue.upload_artifact(
+            run.task_id,
+            run.run_id,
+            name,
+            path,
+            content_type=content_type,
+            expires=expires,
+            content_encoding=encoding,
+        )
+        await _translated(name, upload)
 
     async def error(self, name: str, reason: str, message: str, expires: str) -> None:
         request = ErrorArtifactRequest(expires=expires, reason=reason, message=message[:4096])  # type: ignore[arg-type]
-        try:
-            await self.run.queue.create_artifact(self.run.task_id, self.run.run_id, name, request)
-        except ClientError as error:
-            raise ResourceUnavailable(
-                f"error artifact {name} could not be created: {error}"
-            ) from error
+        run = self.run
+        await _translated(name, run.queue.create_artifact(run.task_id, run.run_id, name, request))
 
     async def task_log(self, log: TaskLog) -> bool:
         log.close()
@@ -94,7 +89,7 @@ class QueueUploads:
             await self._upload(
                 TASK_LOG_ARTIFACT, packed, TASK_LOG_TYPE, self.run.task.expires, "gzip"
             )
-        except ResourceUnavailable as error:
+        except TaskError as error:
             logger.error(
                 "task_log_upload_failed",
                 extra={
@@ -105,6 +100,18 @@ class QueueUploads:
             )
             return False
         return True
+
+
+async def _translated(name: str, call: Awaitable[object]) -> None:
+    """The queue's refusals as the run endings they cause."""
+    try:
+        await call
+    except (InputError, InputTooLarge) as error:
+        # The queue refuses what the payload asked for (a bad name, content type or expiry,
+        # a file over its limit): the task's fault, not a passing outage.
+        raise MalformedPayload(f"artifact {name} was refused: {error.explanation}") from error
+    except ClientError as error:
+        raise ResourceUnavailable(f"artifact {name} could not be stored: {error}") from error
 
 
 def uploads_for(run: Run) -> Uploads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from ..protocol import queues as q
 from .service import ServiceClient
@@ -212,6 +213,10 @@ class WorkerCalls(ServiceClient):
             q.DeclareWorkerRequest() if expires is None else q.DeclareWorkerRequest(expires=expires)
         )
         return await self._call("declareWorker", q.WorkerResponse, params, body)
+
+    async def openapi(self) -> dict[str, Any]:
+        """This API as an OpenAPI 3.1 document (to generate a client in another language)."""
+        return await self._call("openapi", dict[str, Any])
 
     # -- health ----------------------------------------------------------------------------------------
     async def ping(self) -> q.PingResponse:

@@ -43,8 +43,10 @@ def route_pattern(endpoint: Endpoint) -> str:
 
     def param(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name in ("clientId", "name"):
+        if name == "clientId":
             return "{" + name + ":.+}"
+        if name == "name":  # any character, so that a control character is a 400, not a 404
+            return "{name:[\\s\\S]+}"
         if name in SLASHED_PARAMS:
             # aiohttp matches the path with %2F still encoded; match_info holds it decoded.
             return "{" + name + ":[^/]+(?:/|%2[Ff])[^/]+}"

@@ -710,6 +710,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         stability="experimental",
         websocket=True,
     ),
+    # -- the API, described ------------------------------------------------------------------
+    Endpoint(
+        "openapi",
+        "queue",
+        "GET",
+        "/openapi.json",
+        "This API as an OpenAPI 3.1 document, generated from the endpoint table.",
+        None,
+        dict[str, Any],
+    ),
     # -- health -------------------------------------------------------------------------------
     Endpoint(
         "ping", "queue", "GET", "/ping", "Answer that the server is alive.", None, q.PingResponse

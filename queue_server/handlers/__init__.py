@@ -1,6 +1,18 @@
 """Endpoint handlers; importing this package registers every one of them."""
 
-from . import artifacts, claims, clients, events, groups, health, objects, relay, tasks, workers
+from . import (
+    artifacts,
+    claims,
+    clients,
+    events,
+    groups,
+    health,
+    objects,
+    openapi,
+    relay,
+    tasks,
+    workers,
+)
 
 __all__ = [
     "artifacts",
@@ -10,6 +22,7 @@ __all__ = [
     "groups",
     "health",
     "objects",
+    "openapi",
     "relay",
     "tasks",
     "workers",

@@ -14,7 +14,7 @@ from ..core import artifacts as rules
 from ..core.artifacts import ArtifactRow, CreatedArtifact
 from ..core.pages import page_from_query
 from ..dispatch import Call, handles
-from ..keys import STORE
+from ..keys import SETTINGS, STORE
 from .blobs import download_url, upload_url
 from .claims import queue_credentials
 
@@ -35,6 +35,9 @@ async def create_artifact(call: Call) -> a.CreateArtifactResponse:
     now = call.now_ms()
     task_id, run_id = call.params["taskId"], _run_id(call)
     row = rules.artifact_row(task_id, run_id, call.params["name"], call.body, now)
+    max_bytes = call.app[SETTINGS].max_artifact_bytes
+    if row.content_length is not None and row.content_length > max_bytes:
+        raise ApiError(ErrorCode.input_too_large, f"an artifact may have at most {max_bytes} bytes")
     call.authorize()
     created = await call.app[STORE].create_artifact(row, new_slugid(), now)
     return _created(call, created, now)

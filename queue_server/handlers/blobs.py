@@ -7,7 +7,6 @@ so they are not in the endpoint table: a signed URL is their authority, not Hawk
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
@@ -66,10 +65,14 @@ async def store_blob(
     await store.begin_blob(key, _now_ms() + UPLOAD_WINDOW_MS)
     try:
         size, sha256 = await blobs.receive(key, chunks)
-    except asyncio.CancelledError:
-        raise  # the partial file is gone; the sweeper forgets the loose row
-    except BaseException:
+    except BaseException as error:
+        # The partial file is gone (or goes as soon as a write in flight ends, after a
+        # cancellation); the row is forgotten, and if even that fails the sweeper does it.
         await store.forget_blobs([key])
+        if isinstance(error, BlobStoreFullError):
+            raise ApiError(
+                ErrorCode.insufficient_storage, "the artifact store is full; try again later"
+            ) from error
         raise
     blob = StoredBlob(key, size, sha256, content_encoding)
     try:
@@ -92,7 +95,9 @@ async def _bounded(
 ) -> AsyncIterator[bytes]:
     """The body's chunks, refusing more than declared or allowed, and fewer than declared."""
     total = 0
-    async for chunk in request.content.iter_any():
+    async for chunk, _ in request.content.iter_chunks():  # as received: no joined copies
+        if not chunk:
+            continue
         total += len(chunk)
         if declared is not None and total > declared:
             raise input_error(f"the body is longer than the {declared} bytes declared")
@@ -129,9 +134,6 @@ async def put_blob(request: web.Request) -> web.StreamResponse:
         blob = await store_blob(request.app, name, signed.upload_id, chunks, encoding)
     except ApiError as error:
         return error_response(request, error, {"name": name}, "putBlob")
-    except BlobStoreFullError:
-        full = ApiError(ErrorCode.insufficient_storage, "the artifact store is full; try later")
-        return error_response(request, full, {"name": name}, "putBlob")
     return web.Response(status=200, headers={"ETag": f'"{blob.sha256}"'})
 
 
@@ -157,6 +159,6 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 
 
 def add_blob_routes(app: web.Application) -> None:
-    route = BLOB_ROUTE + "{name:.+}"
+    route = BLOB_ROUTE + "{name:[\\s\\S]+}"
     app.router.add_route("PUT", route, put_blob, name="putBlob")
     app.router.add_get(route, get_blob, name="getBlob")

@@ -16,7 +16,7 @@ __all__: list[str] = []
 _STARTED = time.monotonic()
 
 
-def _version() -> str:
+def server_version() -> str:
     try:
         return version("infrax")
     except PackageNotFoundError:
@@ -46,4 +46,4 @@ async def heartbeat(call: Call) -> q.HeartbeatResponse:
 
 @handles("version")
 async def version_info(call: Call) -> q.VersionResponse:
-    return q.VersionResponse(source="https://github.com/infrax/infrax", version=_version())
+    return q.VersionResponse(source="https://github.com/infrax/infrax", version=server_version())

@@ -1,5 +1,5 @@
 """Live logs end to end: a real queue, a real worker and engine, viewers over websockets and
-HTTP, directly and through the relay (protocol.md §16.1, §16.3).
+HTTP, directly and through the relay (protocol.md §17.1, §17.3).
 
 Every task prints a first line, then waits for the test to let it go, so the viewers are
 known to follow a *running* task; what they saw is compared with the stored log.
@@ -21,7 +21,9 @@ from tests.livestreams import Viewer, live_url, stored_log
 from tests.workers import create, outcome, payload, resolution, running_worker, worker_settings
 
 ENGINES = ["docker", "process"]
-SCRIPT = "echo first line; i=0; while [ ! -e {go} ]; do i=$((i+1)); sleep 0.05; done; echo second line"
+SCRIPT = (
+    "echo first line; i=0; while [ ! -e {go} ]; do i=$((i+1)); sleep 0.05; done; echo second line"
+)
 
 
 @pytest.fixture(params=ENGINES)

@@ -1,4 +1,4 @@
-"""Interactive shells end to end (protocol.md §16.4): a real queue, worker and engine; the
+"""Interactive shells end to end (protocol.md §17.4): a real queue, worker and engine; the
 session is found through the private shell artifact and reached through the relay."""
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ async def test_a_shell_runs_a_command_follows_a_resize_and_ends_with_exit(
     async with running_worker(settings) as daemon, aiohttp.ClientSession() as session:
         assert daemon.relay is not None
         await asyncio.wait_for(daemon.relay.connected.wait(), 60)
-        task_id = await create(queue, engine, interactive(engine, image, script), scopes=scopes(engine))
+        task_id = await create(
+            queue, engine, interactive(engine, image, script), scopes=scopes(engine)
+        )
         socket = await shell_socket(queue, task_id)
         async with ShellSession(session, socket) as shell:
             await shell.resize(33, 101)
@@ -103,7 +105,9 @@ async def test_a_failed_task_is_kept_alive_for_debugging_with_its_shell(
         await viewer.wait_for(b"its environment is kept 8 s for debugging")
         socket = await shell_socket(queue, task_id)
         async with ShellSession(session, socket) as shell:
-            clue = b"/work/clue.txt" if engine == "docker" else b"clue.txt"  # where the task wrote it
+            clue = (
+                b"/work/clue.txt" if engine == "docker" else b"clue.txt"
+            )  # where the task wrote it
             await shell.send(b"cat " + clue + b"\n")
             await read_until(shell, b"evidence")
         assert _exists(engine, settings.work_dir, task_id)
@@ -135,7 +139,9 @@ async def test_a_bad_frame_closes_only_its_session_and_the_limit_holds(
     async with running_worker(settings) as daemon, aiohttp.ClientSession() as session:
         assert daemon.relay is not None
         await asyncio.wait_for(daemon.relay.connected.wait(), 60)
-        task_id = await create(queue, engine, interactive(engine, image, script), scopes=scopes(engine))
+        task_id = await create(
+            queue, engine, interactive(engine, image, script), scopes=scopes(engine)
+        )
         socket = await shell_socket(queue, task_id)
         async with ShellSession(session, socket) as good, ShellSession(session, socket) as bad:
             with pytest.raises(Exception, match="429"):
@@ -162,7 +168,9 @@ async def test_a_run_without_the_feature_has_no_shell(
     async with running_worker(settings) as daemon, aiohttp.ClientSession() as session:
         assert daemon.relay is not None
         await asyncio.wait_for(daemon.relay.connected.wait(), 60)
-        task_id = await create(queue, engine, payload(engine, image, "echo plain; " + WAIT.format(go=go_path(engine))))
+        task_id = await create(
+            queue, engine, payload(engine, image, "echo plain; " + WAIT.format(go=go_path(engine)))
+        )
         viewer = Viewer(session, await live_url(queue, task_id))
         await viewer.start()
         await viewer.wait_for(b"plain\n")
@@ -170,7 +178,7 @@ async def test_a_run_without_the_feature_has_no_shell(
             with pytest.raises(ResourceNotFound):
                 await q.artifact(task_id, 0, SHELL_ARTIFACT)
             secret = (await live_url(queue, task_id)).rsplit("/", 1)[1]
-            with pytest.raises(ResourceNotFound, match="features.interactive"):
+            with pytest.raises(ResourceNotFound, match=r"features\.interactive"):
                 async with q.shell(task_id, 0, secret):
                     pass
         live = daemon.context.live

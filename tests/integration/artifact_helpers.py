@@ -22,7 +22,8 @@ class Run:
 
     task_id: str
     run_id: int
-    worker: taskcluster.Queue  # signs with the run's credentials
+    credentials: dict[str, str]  # the run's temporary credentials, as claimWork gave them
+    worker: taskcluster.Queue  # signs with them
     root: taskcluster.Queue
     anonymous: taskcluster.Queue
 
@@ -43,7 +44,14 @@ def claimed_run(queue: RunningQueue, queue_id: str = "prov/artifacts", **task: A
     (claimed,) = claim["tasks"]
     assert claimed["status"]["taskId"] == task_id
     worker = taskcluster.Queue(queue.options(claimed["credentials"]))
-    return Run(task_id, claimed["runId"], worker, root, taskcluster.Queue(queue.options()))
+    return Run(
+        task_id,
+        claimed["runId"],
+        claimed["credentials"],
+        worker,
+        root,
+        taskcluster.Queue(queue.options()),
+    )
 
 
 def put_bytes(

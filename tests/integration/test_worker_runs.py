@@ -20,6 +20,7 @@ from tests.workers import (
     client,
     create,
     error_artifact,
+    later,
     outcome,
     payload,
     resolution,
@@ -192,3 +193,59 @@ async def _started(log: object) -> None:
         seen += chunk
         if b"started\n" in seen.replace(b"echo started", b""):
             return
+
+
+async def test_a_worker_of_capacity_4_runs_four_tasks_at_once_never_five(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine, capacity=4)
+    task_ids = [await create(queue, engine, payload(engine, image, "sleep 1.5")) for _ in range(9)]
+    async with running_worker(settings):
+        for task_id in task_ids:
+            await resolution(queue, task_id)
+    running, most = 0, 0
+    for message in list(queue.messages):
+        status = getattr(message.body, "status", None)
+        if status is None or status.task_id not in task_ids:
+            continue
+        if message.exchange == "task-running":
+            running += 1
+        elif message.exchange in ("task-completed", "task-failed", "task-exception"):
+            running -= 1
+        most = max(most, running)
+    assert most == 4
+
+
+async def test_an_artifact_name_the_queue_refuses_is_a_malformed_payload(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    declared = {"type": "file", "path": artifact_path(engine, "out.txt"), "name": "public/../x"}
+    artifacts: object = [declared]
+    if engine == "docker":
+        artifacts = {declared.pop("name"): declared}
+    task_payload = payload(engine, image, "echo hi > out.txt", artifacts=artifacts)
+    async with running_worker(settings):
+        task_id = await create(queue, engine, task_payload)
+        message = await resolution(queue, task_id)
+    assert outcome(message) == ("exception", "malformed-payload")
+    log = task_log(settings, task_id)
+    assert "artifact public/../x was refused: an artifact name must not have a `..` segment" in log
+
+
+async def test_a_quarantined_worker_claims_nothing_until_the_quarantine_is_lifted(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine)
+    provisioner_id, worker_type = settings.task_queue_id.split("/")
+    ids = (provisioner_id, worker_type, settings.worker_group, settings.worker_id)
+    async with client(queue) as q:
+        await q.declare_worker(*ids)
+        await q.quarantine_worker(*ids, quarantine_until=later(3600), quarantine_info="broken disk")
+        async with running_worker(settings):
+            task_id = await create(queue, engine, payload(engine, image, "true"))
+            await asyncio.sleep(3)  # a bounded observation: nothing may claim it meanwhile
+            assert (await q.status(task_id)).status.state == "pending"
+            await q.quarantine_worker(*ids, quarantine_until=later(-60))
+            message = await resolution(queue, task_id)
+    assert outcome(message) == ("completed", "completed")

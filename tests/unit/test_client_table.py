@@ -61,7 +61,7 @@ def test_every_endpoint_has_a_method_returning_its_response_type(endpoint: Endpo
         return
     assert inspect.iscoroutinefunction(method)
     hints = typing.get_type_hints(method)
-    assert hints["return"] is (type(None) if endpoint.output is None else endpoint.output)
+    assert hints["return"] == (type(None) if endpoint.output is None else endpoint.output)
     assert method.__doc__, "public client methods have docstrings"
 
 

@@ -157,6 +157,8 @@ class ProcessExecution:
             self.log.line(f"the command could not be started: {error.strerror}: {command[0]}")
             return 127 if isinstance(error, FileNotFoundError) else 126
         self._groups.append(process.pid)
+        if self._killed:  # killed while it was being spawned
+            await self.kill()
         with contextlib.suppress(psutil.Error):
             self._current = psutil.Process(process.pid)
         assert process.stdout is not None

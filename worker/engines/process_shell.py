@@ -66,12 +66,13 @@ class ProcessTerminal:
                 pass
             except OSError:  # EIO: every process on the terminal has closed it
                 return b""
-            readable = asyncio.ensure_future(_ready(self.master, loop.add_reader, loop.remove_reader))
+            readable = asyncio.ensure_future(
+                _ready(self.master, loop.add_reader, loop.remove_reader)
+            )
+            waits: list[asyncio.Future[object]] = [readable, self._exited]  # type: ignore[list-item]
             done: set[asyncio.Future[object]] = set()
             try:
-                done, _ = await asyncio.wait(
-                    (readable, self._exited), return_when=asyncio.FIRST_COMPLETED
-                )
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 # The selector must forget the fd before it is closed and its number reused.
                 readable.cancel()
