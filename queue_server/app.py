@@ -21,6 +21,7 @@ from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
 from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, RELAYS, SECRETS, SETTINGS, STORE
+from .pages import add_page_routes
 from .pulse import OutboxPublisher
 from .relays import LocalRelays
 from .resolvers import resolvers
@@ -113,4 +114,5 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     add_blob_routes(app)
+    add_page_routes(app)
     return app
