@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from .artifacts import TransferRound, run_transfer_round
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
+from .livelog import LivelogRound, run_livelog_round
 from .report import Figure, machine, percentile, render, summarize
 from .server import BenchError
 from .worker import WorkerRound, docker_available, run_worker_round
@@ -30,6 +31,7 @@ UPLOAD_RSS = "server RSS growth during upload"
 DOCKER_TASK = "docker task submit-to-resolved"
 DOCKER_RAW = "raw docker run --rm"
 WORKER_OVERHEAD = "worker overhead (task / raw)"
+LIVELOG = "live log latency {q} ({path})"
 MIB = 1024 * 1024
 
 
@@ -40,6 +42,7 @@ class Plan:
     latency_samples: int
     artifact_bytes: int
     docker_samples: int  # 0: no Docker figures
+    log_lines: int = 40  # live-log latency samples per round and path
 
     @property
     def worker_rounds(self) -> int:
@@ -60,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--docker-samples", type=int, help="Docker task samples per round [20; smoke: 3]"
     )
+    parser.add_argument(
+        "--log-lines", type=int, help="live-log latency samples per round and path [500; 40]"
+    )
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
     return parser
 
@@ -77,7 +83,8 @@ def plan_from(argv: Sequence[str]) -> Plan:
     warmup = 0 if args.smoke else 64
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
     docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
-    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples)
+    log_lines = args.log_lines or (40 if args.smoke else 500)
+    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, log_lines)
 
 
 def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
@@ -123,11 +130,28 @@ def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
     ]
 
 
+def _livelog_figures(rounds: dict[str, list[LivelogRound]]) -> list[Figure]:
+    return [
+        summarize(
+            LIVELOG.format(q=f"p{q}", path=path),
+            "ms",
+            [percentile(r.samples_ms, q) for r in path_rounds],
+        )
+        for path, path_rounds in rounds.items()
+        if path_rounds
+        for q in (50, 99)
+    ]
+
+
 async def run(plan: Plan) -> list[Figure]:
     lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
     latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
     workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
+    livelog = {
+        path: [await run_livelog_round(plan.log_lines, path) for _ in range(plan.worker_rounds)]
+        for path in ("direct", "relay")
+    }
     return [
         summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
         *_cpu_figures(lifecycle),
@@ -135,6 +159,7 @@ async def run(plan: Plan) -> list[Figure]:
         summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
         *_transfer_figures(transfers),
         *_worker_figures(workers),
+        *_livelog_figures(livelog),
     ]
 
 
@@ -156,7 +181,8 @@ def main(argv: Sequence[str]) -> int:
         f" {sizes.workers} workers claiming up to 32; claim latency: {plan.latency_samples}"
         f" samples/round; artifacts: {plan.artifact_bytes // MIB} MiB (s3 PUT and GET),"
         f" raw copy: shutil.copyfile + fsync on the same disk; docker: {plan.docker_samples}"
-        f" trivial tasks/round against raw docker run; {plan.rounds} round(s);"
+        f" trivial tasks/round against raw docker run; live log: {plan.log_lines} lines/round"
+        f" and path; {plan.rounds} round(s);"
         f" took {time.perf_counter() - began:.1f} s",
     ]
     print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))

@@ -24,6 +24,10 @@ DOCKER_FIGURES = (
     "docker task submit-to-resolved",
     "raw docker run --rm",
     "worker overhead (task / raw)",
+    "live log latency p50 (direct)",
+    "live log latency p99 (direct)",
+    "live log latency p50 (relay)",
+    "live log latency p99 (relay)",
 )
 
 
