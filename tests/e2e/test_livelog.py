@@ -134,3 +134,33 @@ async def test_a_wrong_secret_is_401_and_a_finished_run_is_gone(
                 assert response.status == 410
                 assert "live_backing.log" in await response.text()
         assert daemon.context.live.session_count == 0
+
+
+@pytest.mark.parametrize("path", ["direct", "relay"])
+async def test_a_viewer_that_stops_reading_holds_back_neither_the_task_nor_other_viewers(
+    queue: RunningQueue, tmp_path: Path, path: str
+) -> None:
+    live = {"live_listen": "127.0.0.1:0", "relay": False} if path == "direct" else {}
+    settings = worker_settings(queue, tmp_path, "process", **live)
+    script = SCRIPT.format(go="go") + "; seq 1 1500000"  # ~10 MB after the wait
+    async with running_worker(settings) as daemon, aiohttp.ClientSession() as session:
+        if daemon.relay is not None:
+            await asyncio.wait_for(daemon.relay.connected.wait(), 60)
+        task_id = await create(queue, "process", payload("process", "", script))
+        url = await live_url(queue, task_id)
+        fast = Viewer(session, url)
+        await fast.start()
+        stalled = await session.ws_connect(url.replace("http", "ws", 1))  # never reads, for now
+        await fast.wait_for(b"first line\n")
+        let_go("process", settings.work_dir, task_id)
+        fast_log = await fast.finished()
+        message = await resolution(queue, task_id)
+        assert outcome(message) == ("completed", "completed")
+        caught_up = bytearray()
+        async for received in stalled:  # it catches up from the file, to the very end
+            caught_up += received.data
+        assert stalled.close_code == 1000
+    stored = await stored_log(queue, task_id)
+    assert len(stored) > 10_000_000
+    assert fast_log == stored
+    assert bytes(caught_up) == stored
