@@ -33,6 +33,23 @@ class RelayLink:
         self.service = service
         self.connected = asyncio.Event()
         self.connections = 0  # how many times it connected
+        self._changed = asyncio.Condition()
+
+    async def until_connected(self, times: int = 1) -> None:
+        """Wait until the connection was made `times` times and is up."""
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: self.connections >= times and self.connected.is_set()
+            )
+
+    async def _note(self, up: bool) -> None:
+        if up:
+            self.connections += 1
+            self.connected.set()
+        else:
+            self.connected.clear()
+        async with self._changed:
+            self._changed.notify_all()
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
@@ -52,8 +69,7 @@ class RelayLink:
     async def _connection(self) -> None:
         sessions: set[asyncio.Task[None]] = set()
         async with self.queue.relay(self.worker_group, self.worker_id) as connection:
-            self.connections += 1
-            self.connected.set()
+            await self._note(up=True)
             logger.info("relay_connected", extra={"worker_id": self.worker_id})
             try:
                 async for channel in connection:
@@ -61,7 +77,7 @@ class RelayLink:
                     sessions.add(task)
                     task.add_done_callback(sessions.discard)
             finally:
-                self.connected.clear()
+                await self._note(up=False)
                 logger.info("relay_disconnected", extra={"worker_id": self.worker_id})
                 for task in list(sessions):
                     task.cancel()

@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from clients.client import AuthenticationFailed, LogStream, ResourceExpired
+from queue_server.keys import RELAYS
 from tests.conftest import RunningQueue
 from tests.livestreams import Viewer, live_url, stored_log
 from tests.workers import create, outcome, payload, resolution, running_worker, worker_settings
@@ -164,3 +165,33 @@ async def test_a_viewer_that_stops_reading_holds_back_neither_the_task_nor_other
     assert len(stored) > 10_000_000
     assert fast_log == stored
     assert bytes(caught_up) == stored
+
+
+async def test_the_relay_connection_comes_back_and_a_viewer_resumes_from_its_offset(
+    queue: RunningQueue, tmp_path: Path
+) -> None:
+    settings = worker_settings(queue, tmp_path, "process")
+    async with running_worker(settings) as daemon, aiohttp.ClientSession() as session:
+        relay = daemon.relay
+        assert relay is not None
+        await asyncio.wait_for(relay.until_connected(), 60)
+        task_id = await create(queue, "process", waiting_payload("process", ""))
+        url = await live_url(queue, task_id)
+        first = Viewer(session, url)
+        await first.start()
+        await first.wait_for(b"first line\n")
+
+        async def drop() -> None:  # on the queue's side, as a restart or a lost NAT would
+            queue.runner.app[RELAYS].close_all(1001, "dropped by the test")
+
+        queue.call(drop())
+        assert first.task is not None
+        await asyncio.wait_for(asyncio.shield(first.task), 60)
+        assert first.stream is not None and not first.stream.complete
+        await asyncio.wait_for(relay.until_connected(times=2), 60)
+        resumed = Viewer(session, url, offset=len(first.received))
+        await resumed.start()
+        let_go("process", settings.work_dir, task_id)
+        rest = await resumed.finished()
+        await resolution(queue, task_id)
+    assert bytes(first.received) + rest == await stored_log(queue, task_id)
