@@ -77,8 +77,9 @@ class LiveLog:
             run.log.line(f"the live log could not be published: {error}")
 
     async def _link(self, run: Run) -> None:
-        """live.log becomes a link to the uploaded backing log."""
-        if not run.log_uploaded or not run.uploads_wanted or run.job is None:
+        """live.log becomes a link to the uploaded backing log (whatever the ending: the task
+        log is uploaded for every run)."""
+        if not run.log_uploaded or run.job is None:
             return
         request = LinkArtifactRequest(
             expires=run.task.expires, artifact=BACKING_LOG, content_type=LOG_CONTENT_TYPE
