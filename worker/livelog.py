@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from aiohttp import WSMsgType, web
 
-from clients.protocol.livelog import CLOSE_END_OF_LOG, LOG_CONTENT_TYPE, relay_url, socket_url
+from clients.protocol.livelog import CLOSE_END_OF_LOG, LOG_HEADERS, relay_url, socket_url
+from clients.protocol.relay import MAX_DATA
 from clients.relay import Channel, ChannelClosedError
 
 from .tasklog import TaskLog
@@ -168,6 +169,19 @@ class LiveService:
             )
         return live
 
+    def admit(
+        self, kind: Literal["log", "shell"], task_id: str, run_id: int, secret: str, socket: bool
+    ) -> LiveRun:
+        """The run a viewer may have, or RefusedError: as find(), and a shell needs a
+        websocket and room for one more session."""
+        live = self.find(kind, task_id, run_id, secret)
+        if kind == "shell":
+            if not socket:
+                raise RefusedError(400, "the shell speaks websocket: send an Upgrade")
+            assert live.shells is not None
+            live.shells.check_room()
+        return live
+
     async def serve_log(self, live: LiveRun, viewer: Viewer, offset: int, follow: bool) -> None:
         """Send the log from `offset` until it ends (or, not following, up to its size now)."""
         live.viewers += 1
@@ -222,10 +236,9 @@ class LiveService:
         assert request is not None
         try:
             try:
-                live = self.find(request.kind, request.task_id, request.run_id, request.secret)
-                if request.kind == "shell":
-                    assert live.shells is not None
-                    live.shells.check_room()
+                live = self.admit(
+                    request.kind, request.task_id, request.run_id, request.secret, request.websocket
+                )
             except RefusedError as refusal:
                 await channel.refuse(refusal.status, refusal.message)
                 return
@@ -294,8 +307,17 @@ class _ResponseViewer:
         await self.response.write_eof()
 
 
-def _refused(refusal: RefusedError) -> web.Response:
-    return web.Response(status=refusal.status, text=refusal.message + "\n")
+def _request(request: web.Request) -> tuple[Literal["log", "shell"], int, int, bool]:
+    """kind, runId, offset and follow of a viewer's request; RefusedError(400) when bad."""
+    kind: Literal["log", "shell"] = "log" if request.match_info["kind"] == "log" else "shell"
+    try:
+        run_id = int(request.match_info["runId"])
+        offset = int(request.query.get("offset", "0"))
+    except ValueError:
+        run_id = offset = -1
+    if run_id < 0 or offset < 0:
+        raise RefusedError(400, "runId and offset are non-negative integers")
+    return kind, run_id, offset, request.query.get("follow", "true") != "false"
 
 
 def direct_app(service: LiveService) -> web.Application:
@@ -303,40 +325,19 @@ def direct_app(service: LiveService) -> web.Application:
     `GET /shell/<taskId>/<runId>/<secret>` (websocket)."""
 
     async def serve(request: web.Request) -> web.StreamResponse:
-        kind: Literal["log", "shell"] = "log" if request.match_info["kind"] == "log" else "shell"
-        socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
+        socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_DATA)
         upgrade = socket.can_prepare(request).ok
         try:
-            run_id = int(request.match_info["runId"])
-            offset = int(request.query.get("offset", "0"))
-            if offset < 0:
-                raise ValueError(offset)
-        except ValueError:
-            return web.Response(status=400, text="runId and offset are non-negative integers\n")
-        try:
-            live = service.find(
-                kind, request.match_info["taskId"], run_id, request.match_info["secret"]
-            )
-            if kind == "shell":
-                if not upgrade:
-                    raise RefusedError(400, "the shell speaks websocket: send an Upgrade")
-                assert live.shells is not None
-                live.shells.check_room()
+            kind, run_id, offset, follow = _request(request)
+            task_id, secret = request.match_info["taskId"], request.match_info["secret"]
+            live = service.admit(kind, task_id, run_id, secret, upgrade)
         except RefusedError as refusal:
-            return _refused(refusal)
-        follow = request.query.get("follow", "true") != "false"
+            return web.Response(status=refusal.status, text=refusal.message + "\n")
         if upgrade:
             await socket.prepare(request)
             await service.tracked(service.serve(kind, live, _SocketViewer(socket), offset, follow))
             return socket
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": LOG_CONTENT_TYPE,
-                "Access-Control-Allow-Origin": "*",
-                "Access-Control-Expose-Headers": "Transfer-Encoding",
-                "Cache-Control": "no-cache",
-            }
-        )
+        response = web.StreamResponse(headers=LOG_HEADERS)
         response.enable_chunked_encoding()
         await response.prepare(request)
         await service.tracked(service.serve_log(live, _ResponseViewer(response), offset, follow))

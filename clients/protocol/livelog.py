@@ -20,6 +20,7 @@ __all__ = [
     "CLOSE_END_OF_LOG",
     "CLOSE_SESSION_ENDED",
     "LIVE_LOG",
+    "LOG_HEADERS",
     "RESIZE",
     "SHELL_ARTIFACT",
     "STDIN",
@@ -40,6 +41,13 @@ BACKING_LOG = "public/logs/live_backing.log"
 SHELL_ARTIFACT = "private/infrax/shell.html"
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 SHELL_CONTENT_TYPE = "text/html; charset=utf-8"
+# A live log's plain GET answer, as Taskcluster's livelog serves it (reference 5.4).
+LOG_HEADERS = {
+    "Content-Type": LOG_CONTENT_TYPE,
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Transfer-Encoding",
+    "Cache-Control": "no-cache",
+}
 
 CLOSE_END_OF_LOG = 1000  # the log is complete: every byte was sent
 CLOSE_SESSION_ENDED = 1000  # the shell exited

@@ -15,7 +15,7 @@ import contextlib
 from aiohttp import WSMsgType, web
 
 from clients.protocol.errors import STATUS_OF, ApiError, ErrorCode, input_error, not_found
-from clients.protocol.livelog import LOG_CONTENT_TYPE
+from clients.protocol.livelog import LOG_HEADERS
 from clients.protocol.relay import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
@@ -125,14 +125,7 @@ async def _open(call: Call, kind: str, *, offset: int, follow: bool, websocket: 
 
 async def _pipe_response(call: Call, stream: Stream) -> web.StreamResponse:
     """A chunked text/plain answer, as Taskcluster's livelog serves its GET."""
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": LOG_CONTENT_TYPE,
-            "Access-Control-Allow-Origin": "*",
-            "Access-Control-Expose-Headers": "Transfer-Encoding",
-            "Cache-Control": "no-cache",
-        }
-    )
+    response = web.StreamResponse(headers=LOG_HEADERS)
     response.enable_chunked_encoding()
     try:
         await response.prepare(call.request)
