@@ -1,4 +1,4 @@
-"""The web pages the queue serves (protocol.md §17.2): the live log viewer at `/livelog/`,
+"""The web pages the queue serves (protocol.md §18.2): the live log viewer at `/livelog/`,
 the shell at `/shell/`, and their static files (xterm.js included) at `/static/`. They are
 plain files from clients/web; everything they show comes from the API and the relay."""
 

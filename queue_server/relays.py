@@ -1,4 +1,4 @@
-"""Which relay connection reaches which worker (protocol.md §17.3).
+"""Which relay connection reaches which worker (protocol.md §18.3).
 
 Viewers' streams are routed to the worker holding the run through `RelayRouter`, the seam
 for running several queue replicas: `LocalRelays` knows the workers connected to this process

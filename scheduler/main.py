@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+
+from clients.serving.site import start_site, until_signal
 
 from .app import create_app
 from .settings import Settings, SettingsError, parse_settings
@@ -19,26 +20,13 @@ __all__ = ["command", "serve"]
 
 async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
     """Start the scheduler; returns its runner and the rootUrl its hooks API is served at."""
-    runner = web.AppRunner(create_app(settings), handler_cancellation=True, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    port = runner.addresses[0][1] if settings.port == 0 else settings.port
-    root_url = settings.public_url or f"http://{settings.host}:{port}"
-    return runner, root_url.rstrip("/")
+    return await start_site(create_app(settings), settings.host, settings.port, settings.public_url)
 
 
 async def _run(settings: Settings) -> None:
     runner, root_url = await serve(settings)
     print(f"hooksRootUrl: {root_url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await until_signal(runner)
 
 
 def command(argv: Sequence[str]) -> int:

@@ -14,9 +14,7 @@ Several scheduler processes may share one data directory (one database file, WAL
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import msgspec
 
 from clients.protocol.errors import conflict
 from clients.protocol.hooks import HookDefinition
+from clients.serving.database import Database
 
 __all__ = ["FireRow", "HookRow", "HookStore", "TickClaim"]
 
@@ -114,48 +113,12 @@ def _hook(row: tuple[Any, ...]) -> HookRow:
 _HOOK_COLUMNS = "definition, token, next_task_id, next_scheduled"
 
 
-class HookStore:
+class HookStore(Database):
     """Every method is one transaction, run in a worker thread, one at a time per process."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()  # held in the worker thread, so a cancelled caller
-        # never lets a second transaction start on the connection before the first ends
 
     @classmethod
     async def open(cls, path: Path) -> HookStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-            return conn
-
-        return cls(await asyncio.to_thread(connect))
-
-    async def close(self) -> None:
-        def close() -> None:
-            with self._lock:
-                self._conn.close()
-
-        await asyncio.to_thread(close)
-
-    async def _txn(self, fn: Callable[[sqlite3.Connection], T], write: bool = True) -> T:
-        def run() -> T:
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    result = fn(self._conn)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-                return result
-
-        return await asyncio.shield(asyncio.to_thread(run))
+        return await cls.connect(path, SCHEMA)
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -404,12 +367,6 @@ class HookStore:
             return cursor.rowcount == 1
 
         return await self._txn(txn)
-
-    async def healthy(self) -> bool:
-        def txn(conn: sqlite3.Connection) -> bool:
-            return bool(conn.execute("SELECT 1").fetchone() == (1,))
-
-        return await self._txn(txn, write=False)
 
 
 def _insert_fire(conn: sqlite3.Connection, fire: FireRow) -> None:

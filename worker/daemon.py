@@ -28,13 +28,15 @@ from clients.protocol.ids import split_task_queue_id
 from clients.protocol.tasks import TaskClaim
 from clients.protocol.times import parse_time
 
+from .backoff import backoff_s
+from .cancels import follow_cancels
 from .results import Abort
 from .run import WorkerContext, run_claim
 
 if TYPE_CHECKING:
     from .relay import RelayLink
 
-__all__ = ["Daemon", "backoff_s"]
+__all__ = ["Daemon"]
 
 logger = logging.getLogger("infrax.worker.daemon")
 _T = TypeVar("_T")
@@ -43,12 +45,6 @@ _T = TypeVar("_T")
 # once, and abandoning its answer would lose the claims until they expire. One still waiting
 # for work is then abandoned, and the queue unclaims what it claims as the call goes away.
 CLAIM_FINISH_S = 2.0
-MAX_BACKOFF_S = 30.0
-
-
-def backoff_s(failures: int, unit_random: float) -> float:
-    """The pause after `failures` failed claims in a row (pure): 1, 2, 4 ... 30 s, +-50 %."""
-    return min(MAX_BACKOFF_S, 2.0 ** max(0, failures - 1)) * (0.5 + unit_random)
 
 
 class _StoppedError(Exception):
@@ -77,6 +73,7 @@ class Daemon:
         """Claim and run until stopped or idle; then drain. The process exit code."""
         self._idle_since = time.monotonic()
         failures = 0
+        follower = asyncio.create_task(follow_cancels(self.context))
         try:
             while not self.stopping.is_set():
                 left = self._idle_for()
@@ -89,6 +86,8 @@ class Daemon:
                     break
         finally:
             await self._drain()
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
         return 0
 
     def _idle_for(self) -> float | None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psutil
 
+from clients.protocol.queues import DeclaredHost
+
 from .engines.base import Limits
 from .settings import Settings
 
@@ -27,8 +29,9 @@ class HostFacts:
     disk_total_bytes: int
     disk_free_bytes: int
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+    def declared(self) -> DeclaredHost:
+        """As declareWorker records it in the worker's record."""
+        return DeclaredHost(**asdict(self))
 
     def describe(self) -> str:
         return (

@@ -1,4 +1,4 @@
-"""The worker's live-log and shell service (protocol.md §17).
+"""The worker's live-log and shell service (protocol.md §18).
 
 Every run the worker holds is registered here with its task log and secrets. Viewers reach it
 two ways, served by the same code: directly, on the worker's own HTTP server (`live_listen`,

@@ -21,6 +21,7 @@ from .errors import WorkerError
 from .features.caches import CachePool
 from .host import HostFacts, host_facts, limits_for
 from .livelog import LiveUrls, direct_server
+from .registration import keep_registered, register
 from .relay import RelayLink
 from .run import WorkerContext
 from .settings import Settings, SettingsError, parse_settings
@@ -53,14 +54,20 @@ async def _engine(settings: Settings) -> Engine:
     return engine
 
 
-async def _declare(queue: Queue, settings: Settings) -> None:
+async def _declare(queue: Queue, settings: Settings, facts: HostFacts) -> None:
+    """Record the worker and its host in the queue; optional, claimWork records the worker
+    too (without the host) when the credentials may not declare."""
     provisioner_id, worker_type = split_task_queue_id(settings.task_queue_id) or ("", "")
     try:
         await queue.declare_worker(
-            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+            provisioner_id,
+            worker_type,
+            settings.worker_group,
+            settings.worker_id,
+            host=facts.declared(),
         )
-    except ClientError as error:  # optional: claimWork records the worker as well
-        logger.info("declare_skipped", extra={"reason": str(error)})
+    except ClientError as error:
+        logger.warning("declare_failed", extra={"reason": str(error)})
 
 
 @asynccontextmanager
@@ -75,7 +82,7 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
     )
     try:
         async with _live(context) as relay:
-            await _declare(queue, settings)
+            await _declare(queue, settings, facts)
             daemon = Daemon(context)
             daemon.relay = relay
             yield daemon
@@ -87,7 +94,7 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
 @asynccontextmanager
 async def _live(context: WorkerContext) -> AsyncIterator[RelayLink | None]:
     """The worker's own live-log server (--live-listen) and its relay connection (--relay),
-    for the daemon's whole life (protocol.md §17)."""
+    for the daemon's whole life (protocol.md §18)."""
     settings, service = context.settings, context.live
     async with contextlib.AsyncExitStack() as stack:
         direct = None
@@ -113,6 +120,9 @@ def _relay_ended(task: asyncio.Task[None]) -> None:
 
 
 async def serve(settings: Settings, facts: HostFacts) -> int:
+    registration = None
+    if settings.registration_secret:
+        registration, settings = await register(settings)
     async with worker_daemon(settings, facts) as daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -123,7 +133,16 @@ async def serve(settings: Settings, facts: HostFacts) -> int:
             f" {daemon.context.engine.kind} engine)",
             flush=True,
         )
-        return await daemon.run()
+        if registration is None:
+            return await daemon.run()
+        keeper = asyncio.create_task(
+            keep_registered(registration, settings, daemon.context.queue, daemon.request_stop)
+        )
+        try:
+            return await daemon.run()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
 
 def command(argv: Sequence[str]) -> int:

@@ -5,10 +5,11 @@ switches the run to the fresh credentials each answer carries. A 409 means the r
 canceled, passed its deadline or was resolved elsewhere (an expired claim): the run is stopped
 at once and reports nothing.
 
-Taskcluster's workers learn of a cancel only at that next reclaim, minutes later. `watch_status`
-checks the task's status every `cancel_check_s` seconds (a small GET per held run) and stops
-the run within seconds of a cancel. When the queue's event stream is available this check can
-follow it instead; the polling is the fallback that needs nothing but the Queue v1 API.
+Taskcluster's workers learn of a cancel only at that next reclaim, minutes later. The worker
+follows the queue's event stream for the runs it holds (cancels.py) and stops a canceled run
+at once. `watch_status` is the fallback that needs nothing but the Queue v1 API: while no
+stream is up it checks each held run's status every `cancel_check_s` seconds (a small GET),
+and every 30 s otherwise, in case the stream missed a message.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ logger = logging.getLogger("infrax.worker.reclaim")
 
 RECLAIM_MARGIN_S = 180.0  # generic-worker reclaims 3 minutes before takenUntil
 RETRY_S = 5.0
+SAFETY_CHECK_S = 30.0  # status checks while the event stream is up: in case it missed one
 
 
 def reclaim_delay_s(now_s: float, taken_until_s: float) -> float:
@@ -72,9 +74,14 @@ async def keep_claim(run: Run) -> None:
 
 
 async def watch_status(run: Run, interval_s: float) -> None:
-    """Stop the run within `interval_s` of the queue resolving it (a cancel, a deadline)."""
+    """Stop the run within `interval_s` of the queue resolving it (a cancel, a deadline), or
+    within `SAFETY_CHECK_S` while the event stream (cancels.py) already watches for that."""
+    checked = time.monotonic()
     while True:
         await asyncio.sleep(interval_s)
+        if run.context.events_connected and time.monotonic() - checked < SAFETY_CHECK_S:
+            continue
+        checked = time.monotonic()
         try:
             answer = await run.queue.status(run.task_id)
         except ClientError:

@@ -1,4 +1,4 @@
-"""The worker's relay connection to the queue (protocol.md §17.3).
+"""The worker's relay connection to the queue (protocol.md §18.3).
 
 One outbound websocket, authenticated with the worker's credentials, over which the queue
 opens a stream for each viewer of a run this worker holds. It is kept for the worker's whole
@@ -15,7 +15,7 @@ import random
 
 from clients.client import ClientError, Queue
 
-from .daemon import backoff_s
+from .backoff import backoff_s
 from .livelog import LiveService
 
 __all__ = ["RelayLink"]

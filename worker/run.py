@@ -54,6 +54,7 @@ class WorkerContext:
     active: dict[tuple[str, int], Run] = field(default_factory=dict)
     live: LiveService = field(default_factory=LiveService)
     live_urls: LiveUrls = field(default_factory=LiveUrls)
+    events_connected: bool = False  # cancels.py follows the event stream
 
 
 class RunAbortedError(Exception):
@@ -80,6 +81,7 @@ class Run:
         self.exit_code: int | None = None
         self.artifacts_missing = False
         self.abort_reason: Abort | None = None
+        self.reporting = False  # from here on, the queue's news about the run is our own
         self._aborted = asyncio.Event()
         self.live: LiveRun | None = None  # features/livelog.py
         # Steps after the task log is uploaded and before the report: live.log becomes a link.
@@ -216,6 +218,7 @@ def _held(run: Run, scope: str) -> bool:
 
 
 async def _finish(run: Run, ending: Ending) -> Resolution:
+    run.reporting = True
     resolution = RESOLUTIONS[ending]
     exit_text = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
     run.log.line(f"result: {resolution.describe()}{exit_text}")

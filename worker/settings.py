@@ -24,7 +24,7 @@ from typing import Any, Literal
 from clients.hawk import Credentials
 from clients.protocol.ids import split_task_queue_id
 
-__all__ = ["Settings", "SettingsError", "parse_settings"]
+__all__ = ["Settings", "SettingsError", "parse_settings", "with_worker_config"]
 
 _ID = re.compile(r"^[a-zA-Z0-9_-]{1,38}\Z")
 
@@ -78,8 +78,12 @@ class Settings:
     quarantine_check_s: float = field(
         default=60.0, metadata=_s("seconds between checks whether the worker is quarantined")
     )
+    cancel_events: bool = field(
+        default=True, metadata=_s("follow the queue's event stream to notice cancels at once")
+    )
     cancel_check_s: float = field(
-        default=2.0, metadata=_s("seconds between checks that a held run was not canceled")
+        default=2.0,
+        metadata=_s("seconds between status checks of held runs while no event stream is up"),
     )
     memory_limit_mb: int = field(
         default=0, metadata=_s("memory limit per container in MiB; 0: host memory / capacity")
@@ -132,6 +136,20 @@ class Settings:
     config: Path | None = field(
         default=None, metadata=_s("a TOML file with any of these settings", flag=True)
     )
+    # Registration with a provisioner (protocol.md, "Worker registration"): with a secret, the
+    # worker gets its credentials and workerConfig from registerWorker instead of the above.
+    provisioner_url: str | None = field(
+        default=None, metadata=_s("the rootUrl of the worker-manager API to register with")
+    )
+    provider_id: str = field(default="static", metadata=_s("the provider the worker is of"))
+    registration_secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_s("the secret it registers with (static, or one-time from its provider)"),
+    )
+    terminate_check_s: float = field(
+        default=30.0, metadata=_s("seconds between shouldWorkerTerminate checks")
+    )
 
     @property
     def credentials(self) -> Credentials | None:
@@ -155,6 +173,8 @@ class Settings:
             raise SettingsError("max_shell_sessions must be at least 1")
         if not self.root_url.startswith(("http://", "https://")):
             raise SettingsError("root_url must be an http(s) URL")
+        if bool(self.registration_secret) != bool(self.provisioner_url):
+            raise SettingsError("registration needs both provisioner_url and registration_secret")
 
     @property
     def live_address(self) -> tuple[str, int] | None:
@@ -214,12 +234,40 @@ def _from_file(path: Path) -> dict[str, object]:
         raise SettingsError(f"config file {path}: {error}") from None
     values: dict[str, object] = {}
     for key, value in loaded.items():
-        name = key.replace("-", "_")
-        name = name if name in _FIELDS else f"{name}_s"
-        if name not in _FIELDS:
+        name = _setting_name(key)
+        if name is None:
             raise SettingsError(f"config file {path}: unknown setting {key!r}")
         values[name] = value
     return values
+
+
+def _setting_name(key: str) -> str | None:
+    """The field a file or workerConfig key names: `idle-timeout`, `idle_timeout`, `idleTimeout`."""
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower().replace("-", "_")
+    name = name if name in _FIELDS else f"{name}_s"
+    return name if name in _FIELDS else None
+
+
+# What a pool's workerConfig may not change: who the worker is and how it authenticates.
+_IDENTITY = frozenset(
+    {"root_url", "task_queue_id", "client_id", "access_token", "certificate", "worker_group"}
+    | {"worker_id", "config", "provisioner_url", "provider_id", "registration_secret"}
+)
+
+
+def with_worker_config(
+    settings: Settings, worker_config: Mapping[str, object]
+) -> tuple[Settings, list[str]]:
+    """The settings with a pool's workerConfig applied over them, and the keys it ignored."""
+    values: dict[str, object] = {}
+    ignored = []
+    for key, raw in worker_config.items():
+        name = _setting_name(key)
+        if name is None or name in _IDENTITY:
+            ignored.append(key)
+            continue
+        values[name] = _convert(name, raw)
+    return dataclasses.replace(settings, **values), ignored  # type: ignore[arg-type]
 
 
 def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:

@@ -1,4 +1,4 @@
-"""Interactive shell sessions in a run (protocol.md §17.4; features/interactive.py).
+"""Interactive shell sessions in a run (protocol.md §18.4; features/interactive.py).
 
 A viewer's websocket speaks generic-worker's v2 frames (clients/protocol/livelog.py): its
 stdin and resizes go to a terminal the engine opens in the task's environment (a Docker exec

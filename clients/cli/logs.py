@@ -1,4 +1,4 @@
-"""`infrax logs TASK_ID [--run N] [--follow]`: a run's log, live or stored (protocol.md §17.5).
+"""`infrax logs TASK_ID [--run N] [--follow]`: a run's log, live or stored (protocol.md §18.5).
 
 The log comes from `public/logs/live.log`: while the run is live that is a reference to its
 stream (followed over a websocket, reconnecting from the offset reached when the connection

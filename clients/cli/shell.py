@@ -1,5 +1,5 @@
 """`infrax shell TASK_ID [--run N]`: attach this terminal to a shell in a running task
-(protocol.md §17.4, §17.5).
+(protocol.md §18.4, §18.5).
 
 The shell's address is read from the run's `private/infrax/shell.html` artifact with the
 caller's credentials. The local terminal is put in raw mode (every key, Ctrl-C included, goes

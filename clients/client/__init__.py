@@ -34,13 +34,14 @@ from .errors import (
 from .events import Event, EventStream, EventStreamClosed, EventStreamError
 from .livelog import LogStream, RelayConnection, ShellSession
 from .objects import Object
-from .options import Options, credentials_from_env, credentials_of
+from .options import Options, credentials_from_env, credentials_from_file, credentials_of
 from .queue import Queue
 from .queue_artifacts import ArtifactError
 from .retry import RetryPolicy
 from .service import ServiceClient
 from .sync import SyncClient
 from .transfer import Downloaded
+from .worker_manager import WorkerManager
 
 __all__ = [
     "SERVICE_CLIENTS",
@@ -74,7 +75,9 @@ __all__ = [
     "ShellSession",
     "SyncClient",
     "TransportError",
+    "WorkerManager",
     "credentials_from_env",
+    "credentials_from_file",
     "credentials_of",
 ]
 
@@ -82,4 +85,5 @@ SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {
     Queue.service: Queue,
     Object.service: Object,
     Auth.service: Auth,
+    WorkerManager.service: WorkerManager,
 }

@@ -1,5 +1,5 @@
 """Live logs, shells and the worker's relay connection, from the client's side (protocol.md
-§17).
+§18).
 
 ::
 

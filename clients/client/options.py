@@ -6,9 +6,11 @@ Built from the ``TASKCLUSTER_*`` environment variables, as every Taskcluster cli
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .. import hawk
@@ -16,7 +18,7 @@ from ..protocol.tasks import TaskCredentials
 from .errors import ConfigurationError
 from .retry import RetryPolicy
 
-__all__ = ["Options", "credentials_from_env", "credentials_of"]
+__all__ = ["Options", "credentials_from_env", "credentials_from_file", "credentials_of"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> hawk.Credentia
             "set both TASKCLUSTER_CLIENT_ID and TASKCLUSTER_ACCESS_TOKEN, or neither"
         )
     return hawk.Credentials(client_id, token, env.get("TASKCLUSTER_CERTIFICATE") or None)
+
+
+def credentials_from_file(path: Path) -> hawk.Credentials:
+    """Credentials saved as JSON ``{clientId, accessToken, certificate?}`` (a daemon's own)."""
+    try:
+        saved = json.loads(path.read_text())
+        return hawk.Credentials(
+            saved["clientId"], saved["accessToken"], saved.get("certificate") or None
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(f"cannot read credentials from {path}: {error}") from None
 
 
 def credentials_of(given: TaskCredentials) -> hawk.Credentials:

@@ -206,12 +206,15 @@ class WorkerCalls(ServiceClient):
         worker_id: str,
         *,
         expires: str | None = None,
+        host: q.DeclaredHost | None = None,
     ) -> q.WorkerResponse:
-        """Declare a worker (and when its record expires) before it claims anything."""
+        """Declare a worker (when its record expires, the host it runs on) before it claims."""
         params = _worker(provisioner_id, worker_type, worker_group, worker_id)
-        body = (
-            q.DeclareWorkerRequest() if expires is None else q.DeclareWorkerRequest(expires=expires)
-        )
+        body = q.DeclareWorkerRequest()
+        if expires is not None:
+            body.expires = expires
+        if host is not None:
+            body.host = host
         return await self._call("declareWorker", q.WorkerResponse, params, body)
 
     async def openapi(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import msgspec
 import yarl
 
 from .. import hawk
-from ..protocol.endpoints import Endpoint, by_name
+from ..protocol.endpoints import ENDPOINTS, Endpoint
 from .errors import ClientError, ResponseError, TransportError, error_from_answer
 from .options import Options
 from .retry import is_retryable_status
@@ -77,6 +77,8 @@ class ServiceClient:
     """Calls the endpoints of one service of the table under ``<rootUrl>/api/<service>/v1``."""
 
     service: ClassVar[str]
+    # The table the service's endpoints are declared in (the queue's, the worker-manager's...).
+    endpoints: ClassVar[tuple[Endpoint, ...]] = ENDPOINTS
 
     def __init__(
         self,
@@ -171,7 +173,9 @@ class ServiceClient:
         return self._holder.get()
 
     def _endpoint(self, name: str) -> Endpoint:
-        endpoint = by_name(name)
+        endpoint = _index(self.endpoints).get(name)
+        if endpoint is None:
+            raise ClientError(f"{name} is not an endpoint of the {self.service} service")
         if endpoint.service != self.service:
             raise ClientError(f"{name} belongs to the {endpoint.service} service")
         return endpoint
@@ -248,6 +252,15 @@ class ServiceClient:
             if not isinstance(next_token, str) or not next_token:
                 return
             token = next_token
+
+
+_INDEXES: dict[int, dict[str, Endpoint]] = {}
+
+
+def _index(table: tuple[Endpoint, ...]) -> dict[str, Endpoint]:
+    if id(table) not in _INDEXES:
+        _INDEXES[id(table)] = {endpoint.name: endpoint for endpoint in table}
+    return _INDEXES[id(table)]
 
 
 def _query_value(value: str | int | bool | None) -> str:

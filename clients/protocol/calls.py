@@ -47,6 +47,10 @@ def route_pattern(endpoint: Endpoint) -> str:
             return "{" + name + ":.+}"
         if name == "name":  # any character, so that a control character is a 400, not a 404
             return "{name:[\\s\\S]+}"
+        if name == "workerPoolId":
+            # Only as %2F, as Taskcluster's clients send it: worker routes continue with
+            # `/<workerGroup>/<workerId>`, so a bare slash would make them ambiguous.
+            return "{" + name + ":[^/]+%2[Ff][^/]+}"
         if name in SLASHED_PARAMS:
             # aiohttp matches the path with %2F still encoded; match_info holds it decoded.
             return "{" + name + ":[^/]+(?:/|%2[Ff])[^/]+}"

@@ -63,9 +63,11 @@ PARAM_PATTERNS: dict[str, str] = {
     "token": r"^[A-Za-z0-9_-]{1,100}$",
     # A live log's or a shell's secret (protocol.md, "Live logs, shells and the relay").
     "secret": r"^[A-Za-z0-9_-]{1,200}$",
+    # Worker-Manager v1 (worker_manager_endpoints.py): a pool id is a taskQueueId, sent as %2F.
+    "workerPoolId": PROVISIONER_ID_PATTERN[:-1] + "/" + WORKER_TYPE_PATTERN[1:],
 }
 # Parameters whose values contain a slash (sent as %2F by the official clients).
-SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name"})
+SLASHED_PARAMS = frozenset({"taskQueueId", "clientId", "name", "workerPoolId"})
 
 _PARAM = re.compile(r"<([A-Za-z]+)>")
 

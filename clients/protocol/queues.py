@@ -10,6 +10,7 @@ __all__ = [
     "CountsBatchRequest",
     "CountsBatchResponse",
     "DeclareWorkerRequest",
+    "DeclaredHost",
     "HeartbeatResponse",
     "LatestTask",
     "ListClaimedTasksResponse",
@@ -26,6 +27,7 @@ __all__ = [
     "TaskQueue",
     "TaskQueueCounts",
     "VersionResponse",
+    "WorkerHost",
     "WorkerListItem",
     "WorkerResponse",
     "WorkerType",
@@ -157,6 +159,33 @@ class QuarantineDetail(_Response, kw_only=True):
     quarantine_info: str = ""
 
 
+_Count = Annotated[int, Meta(ge=0)]
+_Label = Annotated[str, Meta(max_length=255)]
+
+
+class DeclaredHost(_Request, kw_only=True):
+    """The host a worker runs on, as it declares it (an infrax extension, protocol.md
+    "declareWorker")."""
+
+    hostname: _Label
+    architecture: _Label
+    system: _Label
+    cpu_count: _Count
+    memory_bytes: _Count
+    disk_total_bytes: _Count
+    disk_free_bytes: _Count
+
+
+class WorkerHost(_Response, kw_only=True):
+    hostname: str
+    architecture: str
+    system: str
+    cpu_count: int
+    memory_bytes: int
+    disk_total_bytes: int
+    disk_free_bytes: int
+
+
 class WorkerResponse(_Response, kw_only=True):
     provisioner_id: str
     worker_type: str
@@ -170,6 +199,7 @@ class WorkerResponse(_Response, kw_only=True):
     quarantine_until: str | UnsetType = UNSET
     quarantine_details: list[QuarantineDetail] | UnsetType = UNSET
     actions: list[Any] = []
+    host: WorkerHost | UnsetType = UNSET
 
 
 class QuarantineWorkerRequest(_Request, kw_only=True):
@@ -179,6 +209,7 @@ class QuarantineWorkerRequest(_Request, kw_only=True):
 
 class DeclareWorkerRequest(_Request, kw_only=True):
     expires: str | UnsetType = UNSET
+    host: DeclaredHost | UnsetType = UNSET
 
 
 class PingResponse(_Response, kw_only=True):

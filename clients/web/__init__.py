@@ -1,4 +1,4 @@
-"""The web pages the queue serves (protocol.md §17.2): static files, found beside this module."""
+"""The web pages the queue serves (protocol.md §18.2): static files, found beside this module."""
 
 from __future__ import annotations
 

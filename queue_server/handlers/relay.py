@@ -1,4 +1,4 @@
-"""The relay (protocol.md §17): workers connect out to the queue, and viewers' live-log and
+"""The relay (protocol.md §18): workers connect out to the queue, and viewers' live-log and
 shell connections reach them through it, so a worker behind NAT needs no inbound port.
 
 `relay` is the worker's websocket; `liveLog` and `shell` are the viewers' routes. The queue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from msgspec import UNSET
 
 from clients.protocol import queues as q
@@ -235,14 +236,18 @@ async def quarantine_worker(call: Call) -> q.WorkerResponse:
 @handles("declareWorker")
 async def declare_worker(call: Call) -> q.WorkerResponse:
     request: q.DeclareWorkerRequest = call.body
-    properties = ["expires"]  # the only declarable property; required even when omitted
+    # `expires` is required even when omitted (as before); `host`, an infrax extension, only
+    # when declared, so callers holding just `#expires` keep working.
+    properties = ["expires"] if request.host is UNSET else ["expires", "host"]
     call.authorize(properties=properties)
     expires = None if request.expires is UNSET else _time(request.expires, "$.expires")
+    host = None if request.host is UNSET else msgspec.json.encode(request.host)
     await call.app[STORE].declare_worker(
         _queue_id(call),
         call.params["workerGroup"],
         call.params["workerId"],
         expires,
         call.now_ms(),
+        host,
     )
     return await _worker(call)

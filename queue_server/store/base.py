@@ -109,6 +109,7 @@ class Store(Protocol):
         worker_id: str,
         expires_ms: int | None,
         now_ms: int,
+        host: bytes | None = None,
     ) -> None: ...
     # -- artifacts and objects (protocol.md, "Artifacts", "Objects") --------------------------
     async def create_artifact(

@@ -184,7 +184,7 @@ def task_queue_of_row(row: tuple[Any, ...]) -> q.TaskQueue:
 
 _WORKER_COLUMNS = (
     "worker_group, worker_id, first_claim, last_date_active, expires, quarantine_until,"
-    " quarantine_details, recent_tasks"
+    " quarantine_details, recent_tasks, host"
 )
 
 
@@ -256,6 +256,8 @@ def get_worker(
     )
     if row[5] is not None and row[5] > now_ms:
         worker.quarantine_until = format_ms(row[5])
+    if row[8] is not None:
+        worker.host = msgspec.json.decode(row[8], type=q.WorkerHost)
     return worker
 
 

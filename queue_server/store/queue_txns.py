@@ -184,14 +184,15 @@ def declare_worker(
     worker_id: str,
     expires_ms: int | None,
     now_ms: int,
+    host: bytes | None = None,
 ) -> None:
     touch_worker(conn, task_queue_id, worker_group, worker_id, now_ms)
+    key = (task_queue_id, worker_group, worker_id)
+    where = " WHERE task_queue_id = ? AND worker_group = ? AND worker_id = ?"
     if expires_ms is not None:
-        conn.execute(
-            "UPDATE workers SET expires = ? WHERE task_queue_id = ? AND worker_group = ?"
-            " AND worker_id = ?",
-            (expires_ms, task_queue_id, worker_group, worker_id),
-        )
+        conn.execute("UPDATE workers SET expires = ?" + where, (expires_ms, *key))
+    if host is not None:
+        conn.execute("UPDATE workers SET host = ?" + where, (host, *key))
 
 
 def expire(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:

@@ -156,4 +156,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 3: the AMQP outbox (outbox.py)
     OUTBOX_SCHEMA,
+    # 4: the host a worker declared (declareWorker `host`)
+    """
+    ALTER TABLE workers ADD COLUMN host BLOB;
+    """,
 )

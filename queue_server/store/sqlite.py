@@ -327,10 +327,11 @@ class SQLiteStore(SQLiteArtifacts):
         worker_id: str,
         expires_ms: int | None,
         now_ms: int,
+        host: bytes | None = None,
     ) -> None:
         def txn(conn: sqlite3.Connection) -> tuple[None, list[Message]]:
             queue_txns.declare_worker(
-                conn, task_queue_id, worker_group, worker_id, expires_ms, now_ms
+                conn, task_queue_id, worker_group, worker_id, expires_ms, now_ms, host
             )
             return None, []
 

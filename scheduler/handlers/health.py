@@ -1,36 +1,19 @@
-"""Health endpoints: no authentication, no scopes."""
+"""Health endpoints (clients/serving/health.py): the database must answer."""
 
 from __future__ import annotations
 
-import time
+from aiohttp import web
 
-from clients.protocol import queues as q
-from clients.protocol.errors import ApiError, ErrorCode
+from clients.serving.health import serve_health
 
-from ..dispatch import Call, handles
+from ..dispatch import TABLE
 from ..keys import STORE
 
 __all__: list[str] = []
 
-_STARTED = time.monotonic()
+
+async def _healthy(app: web.Application) -> bool:
+    return await app[STORE].healthy()
 
 
-@handles("ping")
-async def ping(call: Call) -> q.PingResponse:
-    return q.PingResponse(alive=True, uptime=round(time.monotonic() - _STARTED, 3))
-
-
-@handles("lbheartbeat")
-async def lbheartbeat(call: Call) -> q.HeartbeatResponse:
-    return q.HeartbeatResponse()
-
-
-@handles("heartbeat")
-async def heartbeat(call: Call) -> q.HeartbeatResponse:
-    try:
-        healthy = await call.app[STORE].healthy()
-    except Exception:
-        healthy = False
-    if not healthy:
-        raise ApiError(ErrorCode.internal_server_error, "the database does not answer")
-    return q.HeartbeatResponse()
+serve_health(TABLE, _healthy)

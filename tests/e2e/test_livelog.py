@@ -1,5 +1,5 @@
 """Live logs end to end: a real queue, a real worker and engine, viewers over websockets and
-HTTP, directly and through the relay (protocol.md §17.1, §17.3).
+HTTP, directly and through the relay (protocol.md §18.1, §18.3).
 
 Every task prints a first line, then waits for the test to let it go, so the viewers are
 known to follow a *running* task; what they saw is compared with the stored log.

@@ -1,5 +1,5 @@
 """`infrax logs` and `infrax shell` as processes, against a real queue and worker (process
-engine; protocol.md §17.5)."""
+engine; protocol.md §18.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live log and shell pages in real headless Chromium (protocol.md §17.2), against a real
+"""The live log and shell pages in real headless Chromium (protocol.md §18.2), against a real
 queue and worker (process engine, reached through the relay)."""
 
 from __future__ import annotations

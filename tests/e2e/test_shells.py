@@ -1,4 +1,4 @@
-"""Interactive shells end to end (protocol.md §17.4): a real queue, worker and engine; the
+"""Interactive shells end to end (protocol.md §18.4): a real queue, worker and engine; the
 session is found through the private shell artifact and reached through the relay."""
 
 from __future__ import annotations

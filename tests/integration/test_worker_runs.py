@@ -6,12 +6,16 @@ Every scenario runs on the Docker engine (the local busybox image) and on the pr
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import docker.errors
+import psutil
 import pytest
+from msgspec import UnsetType
 
 from tests.conftest import RunningQueue
 from tests.workers import (
@@ -138,11 +142,17 @@ async def test_a_missing_artifact_becomes_an_error_artifact_and_fails_the_task(
     assert "result: failed (exit code 0)" in task_log(settings, task_id)
 
 
+@pytest.mark.parametrize("notice", ["event-stream", "status-checks"])
 async def test_a_cancel_stops_the_running_task_within_seconds(
-    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str, notice: str
 ) -> None:
-    settings = worker_settings(queue, tmp_path, engine)
+    if notice == "event-stream":  # status checks far apart: only the stream can be in time
+        settings = worker_settings(queue, tmp_path, engine, cancel_check_s=600.0)
+    else:
+        settings = worker_settings(queue, tmp_path, engine, cancel_events=False)
     async with running_worker(settings) as daemon:
+        if notice == "event-stream":
+            await _until(lambda: daemon.context.events_connected)
         task_id = await create(queue, engine, payload(engine, image, "echo started; sleep 600"))
         await _running(queue, task_id)
         run = await _active_run(daemon, task_id)
@@ -159,6 +169,13 @@ async def test_a_cancel_stops_the_running_task_within_seconds(
         async with client(queue) as q:
             status = (await q.status(task_id)).status
     assert (status.state, status.runs[0].reason_resolved) == ("exception", "canceled")
+
+
+async def _until(condition: Callable[[], bool], within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.05)
 
 
 async def _running(queue: RunningQueue, task_id: str) -> None:
@@ -249,3 +266,21 @@ async def test_a_quarantined_worker_claims_nothing_until_the_quarantine_is_lifte
             await q.quarantine_worker(*ids, quarantine_until=later(-60))
             message = await resolution(queue, task_id)
     assert outcome(message) == ("completed", "completed")
+
+
+async def test_the_worker_records_its_host_in_its_worker_record(
+    queue: RunningQueue, tmp_path: Path
+) -> None:
+    settings = worker_settings(queue, tmp_path, "process")
+    provisioner_id, worker_type = settings.task_queue_id.split("/")
+    async with running_worker(settings), client(queue) as q:
+        record = await q.get_worker(
+            provisioner_id, worker_type, settings.worker_group, settings.worker_id
+        )
+    assert not isinstance(record.host, UnsetType)
+    assert (record.host.cpu_count, record.host.architecture) == (
+        psutil.cpu_count(),
+        platform.machine(),
+    )
+    assert record.host.memory_bytes == psutil.virtual_memory().total
+    assert 0 < record.host.disk_free_bytes <= record.host.disk_total_bytes

@@ -11,6 +11,7 @@ from taskcluster.exceptions import TaskclusterRestFailure
 
 from tests.conftest import RunningQueue
 from tests.helpers import task_definition
+from tests.integration.test_auth import make_client
 
 
 @pytest.fixture
@@ -110,3 +111,35 @@ def test_declare_worker_creates_it_and_sets_its_expiry(
     with pytest.raises(TaskclusterRestFailure) as info:
         anonymous.declareWorker("prov", "decl", "grp", "w9", {})
     assert "queue:declare-worker:prov/decl/grp/w9#expires" in info.value.body["message"]
+
+
+HOST = {
+    "hostname": "builder-7",
+    "architecture": "x86_64",
+    "system": "Linux",
+    "cpuCount": 8,
+    "memoryBytes": 16 * 2**30,
+    "diskTotalBytes": 500 * 10**9,
+    "diskFreeBytes": 120 * 10**9,
+}
+
+
+def test_a_worker_declares_its_host_with_the_host_scope(
+    queue: RunningQueue, q: taskcluster.Queue
+) -> None:
+    only_expires = make_client(
+        queue, "decl/only-expires", ["queue:declare-worker:prov/decl/grp/w8#expires"]
+    )
+    limited = taskcluster.Queue(queue.options(only_expires))
+    assert "host" not in limited.declareWorker("prov", "decl", "grp", "w8", {})
+    with pytest.raises(TaskclusterRestFailure) as info:
+        limited.declareWorker("prov", "decl", "grp", "w8", {"host": HOST})
+    assert info.value.status_code == 403
+    assert "queue:declare-worker:prov/decl/grp/w8#host" in info.value.body["message"]
+    declared = q.declareWorker("prov", "decl", "grp", "w8", {"host": HOST})
+    assert declared["host"] == HOST
+    assert q.getWorker("prov", "decl", "grp", "w8")["host"] == HOST
+    with pytest.raises(TaskclusterRestFailure) as bad:
+        q.declareWorker("prov", "decl", "grp", "w8", {"host": {**HOST, "cpuCount": -1}})
+    assert bad.value.status_code == 400
+    assert "$.host.cpuCount" in bad.value.body["message"]

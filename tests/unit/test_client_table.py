@@ -30,8 +30,13 @@ from clients.client import (
     credentials_of,
 )
 from clients.client.errors import error_from_answer
-from clients.protocol.endpoints import ENDPOINTS, Endpoint
+from clients.protocol.endpoints import ENDPOINTS as QUEUE_ENDPOINTS
+from clients.protocol.endpoints import Endpoint
 from clients.protocol.tasks import TaskCredentials
+from clients.protocol.worker_manager_endpoints import WORKER_MANAGER_ENDPOINTS
+
+# Every table that has a client (the Hooks table has none yet).
+ENDPOINTS = QUEUE_ENDPOINTS + WORKER_MANAGER_ENDPOINTS
 
 
 def snake(name: str) -> str:

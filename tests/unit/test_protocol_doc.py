@@ -18,6 +18,7 @@ from clients.protocol.endpoints import ENDPOINTS, Endpoint
 from clients.protocol.errors import STATUS_OF, ErrorCode
 from clients.protocol.events import Exchange
 from clients.protocol.hook_endpoints import HOOK_ENDPOINTS
+from clients.protocol.worker_manager_endpoints import WORKER_MANAGER_ENDPOINTS
 
 PROTOCOL_MD = Path(__file__).resolve().parents[2] / "protocol.md"
 
@@ -207,6 +208,44 @@ def test_hooks_endpoint_subsection_gives_route_and_scopes(
     doc: ProtocolDoc, endpoint: Endpoint
 ) -> None:
     [section] = [s for s in _hook_subsections(doc) if s.title == endpoint.name]
+    route = f"{endpoint.method} {endpoint.route}"
+    assert mentions(section.body, route), f"`#### {endpoint.name}` must say `{route}`"
+    literals = [] if endpoint.scopes is None else list(scope_literals(endpoint.scopes))
+    missing = [scope for scope in literals if not mentions(section.body, scope)]
+    assert not missing, f"`#### {endpoint.name}` does not name the scopes {missing}"
+
+
+# -- the Worker-Manager v1 table (served by the provisioner), under "Worker-manager" ---------
+
+
+def _chapter_subsections(doc: ProtocolDoc, chapter: str, table: str) -> list[Section]:
+    start = doc.sections.index(doc.chapter(chapter))
+    heading = next(s for s in doc.sections[start + 1 :] if s.level == 3 and s.title == table)
+    inside = []
+    for section in doc.sections[doc.sections.index(heading) + 1 :]:
+        if section.level <= 3:
+            break
+        if section.level == 4:
+            inside.append(section)
+    return inside
+
+
+WM_IDS = [endpoint.name for endpoint in WORKER_MANAGER_ENDPOINTS]
+
+
+def test_every_worker_manager_endpoint_has_one_subsection_in_table_order(doc: ProtocolDoc) -> None:
+    headings = [
+        s.title for s in _chapter_subsections(doc, "Worker-manager", "Worker-manager endpoints")
+    ]
+    assert headings == WM_IDS
+
+
+@pytest.mark.parametrize("endpoint", WORKER_MANAGER_ENDPOINTS, ids=WM_IDS)
+def test_worker_manager_endpoint_subsection_gives_route_and_scopes(
+    doc: ProtocolDoc, endpoint: Endpoint
+) -> None:
+    sections = _chapter_subsections(doc, "Worker-manager", "Worker-manager endpoints")
+    [section] = [s for s in sections if s.title == endpoint.name]
     route = f"{endpoint.method} {endpoint.route}"
     assert mentions(section.body, route), f"`#### {endpoint.name}` must say `{route}`"
     literals = [] if endpoint.scopes is None else list(scope_literals(endpoint.scopes))

@@ -1,4 +1,4 @@
-"""The relay's frames and windows, and the shell's v2 frames (protocol.md §17.3, §17.4)."""
+"""The relay's frames and windows, and the shell's v2 frames (protocol.md §18.3, §18.4)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.daemon import MAX_BACKOFF_S, backoff_s
+from worker.backoff import MAX_BACKOFF_S, backoff_s
 from worker.engines.base import Usage
 from worker.errors import MalformedPayload
 from worker.features.artifacts import artifact_expiry, content_type_of

@@ -1,4 +1,4 @@
-"""Interactive shells (protocol.md §17.4; reference 5.5): `features.interactive`.
+"""Interactive shells (protocol.md §18.4; reference 5.5): `features.interactive`.
 
 The run gets a shell secret and a shell host on the live service; `private/infrax/shell.html`
 is a reference artifact to the shell page for the run (being private, only callers allowed to

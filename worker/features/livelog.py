@@ -1,4 +1,4 @@
-"""The live log (protocol.md §17.1; reference 5.4): viewers follow the task log as it is written.
+"""The live log (protocol.md §18.1; reference 5.4): viewers follow the task log as it is written.
 
 At the start the run's log is registered with the worker's live service and
 `public/logs/live.log` (the payload's `log` name on Docker) is created as a `reference`

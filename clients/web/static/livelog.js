@@ -1,4 +1,4 @@
-// The live log page (protocol.md §17.2): follows a run's public/logs/live.log over its
+// The live log page (protocol.md §18.2): follows a run's public/logs/live.log over its
 // websocket from the offset reached, reconnecting after a drop (and after a refresh, from what
 // sessionStorage kept); a finished run's log is read from the stored log.
 "use strict";

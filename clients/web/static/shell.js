@@ -1,4 +1,4 @@
-// The shell page (protocol.md §17.2): xterm.js attached to socketUrl with generic-worker's v2
+// The shell page (protocol.md §18.2): xterm.js attached to socketUrl with generic-worker's v2
 // frames: 0x01 + bytes for input, 0x02 + rows + cols (uint16, little-endian) for a resize;
 // what arrives is the terminal's raw output.
 "use strict";
