@@ -260,6 +260,8 @@ async def _pump(log: TaskLog, viewer: Viewer, offset: int, follow: bool) -> tupl
     end = None if follow else log.size
     if log.closed and offset > log.size:
         return CLOSE_BAD_OFFSET, f"offset {offset} is beyond the end of the log ({log.size} bytes)"
+    if end is not None and offset >= end:
+        return CLOSE_END_OF_LOG, "the log so far"
     position = offset
     async for chunk in log.follow(offset):
         if end is not None and position + len(chunk) >= end:
