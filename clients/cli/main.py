@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 __all__ = ["main"]
 
 Command = Callable[[Sequence[str]], int]
 
 
-def _commands() -> dict[str, Command]:
-    found: dict[str, Command] = {}
-    for entry in entry_points(group="infrax.commands"):
-        found[entry.name] = entry.load()
-    return found
+def _commands() -> dict[str, EntryPoint]:
+    """The commands by name, not yet imported: only the one run is loaded."""
+    return {entry.name: entry for entry in entry_points(group="infrax.commands")}
 
 
-def _usage(commands: dict[str, Command]) -> str:
+def _usage(commands: dict[str, EntryPoint]) -> str:
     names = "\n".join(f"  {name}" for name in sorted(commands))
     return f"usage: infrax COMMAND [ARGS...]\n\ncommands:\n{names}\n"
 
@@ -33,10 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         sys.stdout.write(_usage(commands))
         return 0
-    command = commands.get(args[0])
-    if command is None:
+    entry = commands.get(args[0])
+    if entry is None:
         sys.stderr.write(f"infrax: unknown command {args[0]!r}\n\n{_usage(commands)}")
         return 2
+    command: Command = entry.load()
     return command(args[1:])
 
 

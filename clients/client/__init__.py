@@ -41,6 +41,7 @@ from .retry import RetryPolicy
 from .service import ServiceClient
 from .sync import SyncClient
 from .transfer import Downloaded
+from .waits import wait_for_resolution
 from .worker_manager import WorkerManager
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "credentials_from_env",
     "credentials_from_file",
     "credentials_of",
+    "wait_for_resolution",
 ]
 
 SERVICE_CLIENTS: dict[str, type[ServiceClient]] = {

@@ -11,6 +11,8 @@ one gets a new one.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import io
 import re
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -176,4 +179,21 @@ def ensure_worker_image(client: docker.DockerClient) -> str:
     client.api.import_image_from_data(
         _rootfs(files, libraries), repository=REPOSITORY, tag=tag, changes=changes
     )
+    _prune(client, keep=image)
     return image
+
+
+def _prune(client: docker.DockerClient, keep: str) -> None:
+    """Remove worker images of older installations, a day old and used by no container."""
+    day_ago = time.time() - 86_400
+    for old in client.images.list(name=REPOSITORY):
+        created = old.attrs.get("Created", "")
+        if keep in old.tags or not isinstance(created, str) or old.id is None:
+            continue
+        try:
+            made = dt.datetime.fromisoformat(created[:19] + "+00:00").timestamp()
+        except ValueError:
+            continue
+        if made < day_ago:
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(old.id)  # refused while a container uses it

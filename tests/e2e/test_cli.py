@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,30 +12,8 @@ import slugid
 import taskcluster
 from taskcluster.exceptions import TaskclusterAuthFailure
 
+from tests.e2e.conftest import INFRAX
 from tests.helpers import task_definition
-
-INFRAX = [sys.executable, "-m", "clients.cli.main"]
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFRAX_", "TASKCLUSTER_"))}
-    process = subprocess.Popen(
-        [*INFRAX, "queue", "--data-dir", str(data_dir), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("rootUrl: http://127.0.0.1:"), first
-        yield first.split(" ", 1)[1].strip(), data_dir
-    finally:
-        process.terminate()
-        assert process.wait(30) == 0
 
 
 def infrax(*args: str) -> subprocess.CompletedProcess[str]:
