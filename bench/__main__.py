@@ -11,16 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .artifacts import TransferRound, run_transfer_round
-from .latency import run_latency_round
-from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
+from .lifecycle import LifecycleSizes
 from .livelog import LivelogRound, run_livelog_round
+from .postgres import DEFAULT_URL
 from .report import Figure, machine, percentile, render, summarize
 from .server import BenchError
+from .stores import queue_figures
 from .worker import WorkerRound, docker_available, run_worker_round
 
-LIFECYCLE = "lifecycle throughput"
-CLAIM_P50 = "claim latency p50"
-CLAIM_P99 = "claim latency p99"
 UPLOAD = "artifact upload"
 DOWNLOAD = "artifact download"
 RAW_COPY = "raw file copy to disk"
@@ -42,6 +40,7 @@ class Plan:
     latency_samples: int
     artifact_bytes: int
     docker_samples: int  # 0: no Docker figures
+    postgres_url: str | None = None  # also the queue figures on PostgreSQL (bench/stores.py)
     log_lines: int = 40  # live-log latency samples per round and path
 
     @property
@@ -67,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         "--log-lines", type=int, help="live-log latency samples per round and path [500; 40]"
     )
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_URL,
+        metavar="URL",
+        help="also the queue figures on PostgreSQL (a schema of its own per round), with 1"
+        f" replica and with 3 behind nginx [{DEFAULT_URL}]",
+    )
     return parser
 
 
@@ -84,25 +91,9 @@ def plan_from(argv: Sequence[str]) -> Plan:
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
     docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
     log_lines = args.log_lines or (40 if args.smoke else 500)
-    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, log_lines)
-
-
-def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
-    figures = [
-        summarize(
-            "  server CPU during lifecycle",
-            "% of a core",
-            [100 * r.server_cpu_s / r.wall_s for r in rounds if r.server_cpu_s is not None],
-        )
-    ]
-    figures.append(
-        summarize(
-            "  client CPU during lifecycle",
-            "% of a core",
-            [100 * r.client_cpu_s / r.wall_s for r in rounds],
-        )
+    return Plan(
+        rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, args.postgres, log_lines
     )
-    return [f for f in figures if f.rounds]
 
 
 def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
@@ -144,8 +135,9 @@ def _livelog_figures(rounds: dict[str, list[LivelogRound]]) -> list[Figure]:
 
 
 async def run(plan: Plan) -> list[Figure]:
-    lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
-    latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
+    queue = await queue_figures(
+        plan.rounds, plan.lifecycle, plan.latency_samples, plan.postgres_url
+    )
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
     workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
     livelog = {
@@ -153,10 +145,7 @@ async def run(plan: Plan) -> list[Figure]:
         for path in ("direct", "relay")
     }
     return [
-        summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
-        *_cpu_figures(lifecycle),
-        summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
-        summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+        *queue,
         *_transfer_figures(transfers),
         *_worker_figures(workers),
         *_livelog_figures(livelog),
@@ -185,7 +174,12 @@ def main(argv: Sequence[str]) -> int:
         f" and path; {plan.rounds} round(s);"
         f" took {time.perf_counter() - began:.1f} s",
     ]
-    print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))
+    stores = "SQLite" if plan.postgres_url is None else "SQLite; queue figures also on PostgreSQL"
+    print(
+        render(
+            f"infrax queue benchmarks (servers in their own processes, {stores})", notes, figures
+        )
+    )
     return 0
 
 
