@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .artifacts import TransferRound, run_transfer_round
+from .events import amqp_available, run_amqp_round, run_delivery_round
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
 from .report import Figure, machine, percentile, render, summarize
@@ -30,6 +31,10 @@ UPLOAD_RSS = "server RSS growth during upload"
 DOCKER_TASK = "docker task submit-to-resolved"
 DOCKER_RAW = "raw docker run --rm"
 WORKER_OVERHEAD = "worker overhead (task / raw)"
+EVENT_P50 = "createTask to event p50"
+EVENT_P99 = "createTask to event p99"
+AMQP_LIFECYCLE = "lifecycle with AMQP outbox"
+AMQP_RATIO = "AMQP outbox / plain"
 MIB = 1024 * 1024
 
 
@@ -40,6 +45,7 @@ class Plan:
     latency_samples: int
     artifact_bytes: int
     docker_samples: int  # 0: no Docker figures
+    amqp: bool = True  # the AMQP outbox figures (skipped when no RabbitMQ answers)
 
     @property
     def worker_rounds(self) -> int:
@@ -61,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "--docker-samples", type=int, help="Docker task samples per round [20; smoke: 3]"
     )
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
+    parser.add_argument("--no-amqp", action="store_true", help="skip the AMQP outbox figures")
     return parser
 
 
@@ -77,7 +84,7 @@ def plan_from(argv: Sequence[str]) -> Plan:
     warmup = 0 if args.smoke else 64
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
     docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
-    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples)
+    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, not args.no_amqp)
 
 
 def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
@@ -113,6 +120,19 @@ def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
     return figures
 
 
+def _amqp_figures(plain: Sequence[LifecycleRound], amqp: Sequence[LifecycleRound]) -> list[Figure]:
+    if not amqp:
+        return []
+    return [
+        summarize(AMQP_LIFECYCLE, "tasks/s", [r.tasks_per_s for r in amqp]),
+        summarize(
+            AMQP_RATIO,
+            "x",
+            [a.tasks_per_s / p.tasks_per_s for a, p in zip(amqp, plain, strict=True)],
+        ),
+    ]
+
+
 def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
     if not rounds:
         return []
@@ -124,8 +144,13 @@ def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
 
 
 async def run(plan: Plan) -> list[Figure]:
-    lifecycle = [await run_lifecycle_round(plan.lifecycle) for _ in range(plan.rounds)]
+    lifecycle, amqp = [], []
+    for _ in range(plan.rounds):  # alternating, so both see the same machine
+        lifecycle.append(await run_lifecycle_round(plan.lifecycle))
+        if plan.amqp:
+            amqp.append(await run_amqp_round(plan.lifecycle))
     latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
+    delivery = [await run_delivery_round(plan.latency_samples) for _ in range(plan.rounds)]
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
     workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
     return [
@@ -133,6 +158,9 @@ async def run(plan: Plan) -> list[Figure]:
         *_cpu_figures(lifecycle),
         summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
         summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
+        *_amqp_figures(lifecycle, amqp),
+        summarize(EVENT_P50, "ms", [percentile(r.samples_ms, 50) for r in delivery]),
+        summarize(EVENT_P99, "ms", [percentile(r.samples_ms, 99) for r in delivery]),
         *_transfer_figures(transfers),
         *_worker_figures(workers),
     ]
@@ -143,6 +171,9 @@ def main(argv: Sequence[str]) -> int:
     if plan.docker_samples and not docker_available():
         print("bench: no Docker engine answers: the Docker figures are skipped", file=sys.stderr)
         plan = replace(plan, docker_samples=0)
+    if plan.amqp and not asyncio.run(amqp_available()):
+        print("bench: no RabbitMQ answers: the AMQP figures are skipped", file=sys.stderr)
+        plan = replace(plan, amqp=False)
     began = time.perf_counter()
     try:
         figures = asyncio.run(run(plan))

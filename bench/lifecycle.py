@@ -100,9 +100,12 @@ async def _lifecycle(
     return progress.finished_at - started
 
 
-async def run_lifecycle_round(sizes: LifecycleSizes) -> LifecycleRound:
-    """One round on a fresh server and data directory."""
-    async with running_queue() as queue, session(sizes.workers + sizes.creators + 8) as http:
+async def run_lifecycle_round(sizes: LifecycleSizes, *server_args: str) -> LifecycleRound:
+    """One round on a fresh server and data directory (started with `server_args`)."""
+    async with (
+        running_queue(*server_args) as queue,
+        session(sizes.workers + sizes.creators + 8) as http,
+    ):
         client = QueueClient(http, queue)
         if sizes.warmup_tasks:
             await _lifecycle(client, WARMUP_QUEUE, sizes, sizes.warmup_tasks)
