@@ -11,16 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .artifacts import TransferRound, run_transfer_round
-from .events import amqp_available, run_amqp_round, run_delivery_round
-from .latency import run_latency_round
-from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
-from .report import Figure, machine, percentile, render, summarize
+from .events import amqp_available, event_figures
+from .lifecycle import LifecycleSizes
+from .postgres import DEFAULT_URL
+from .report import Figure, machine, render, summarize
 from .server import BenchError
+from .stores import queue_figures
 from .worker import WorkerRound, docker_available, run_worker_round
 
-LIFECYCLE = "lifecycle throughput"
-CLAIM_P50 = "claim latency p50"
-CLAIM_P99 = "claim latency p99"
 UPLOAD = "artifact upload"
 DOWNLOAD = "artifact download"
 RAW_COPY = "raw file copy to disk"
@@ -31,10 +29,6 @@ UPLOAD_RSS = "server RSS growth during upload"
 DOCKER_TASK = "docker task submit-to-resolved"
 DOCKER_RAW = "raw docker run --rm"
 WORKER_OVERHEAD = "worker overhead (task / raw)"
-EVENT_P50 = "createTask to event p50"
-EVENT_P99 = "createTask to event p99"
-AMQP_LIFECYCLE = "lifecycle with AMQP outbox"
-AMQP_RATIO = "AMQP outbox / plain"
 MIB = 1024 * 1024
 
 
@@ -45,6 +39,7 @@ class Plan:
     latency_samples: int
     artifact_bytes: int
     docker_samples: int  # 0: no Docker figures
+    postgres_url: str | None = None  # also the queue figures on PostgreSQL (bench/stores.py)
     amqp: bool = True  # the AMQP outbox figures (skipped when no RabbitMQ answers)
 
     @property
@@ -68,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
     parser.add_argument("--no-amqp", action="store_true", help="skip the AMQP outbox figures")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_URL,
+        metavar="URL",
+        help="also the queue figures on PostgreSQL (a schema of its own per round), with 1"
+        f" replica and with 3 behind nginx [{DEFAULT_URL}]",
+    )
     return parser
 
 
@@ -84,25 +87,10 @@ def plan_from(argv: Sequence[str]) -> Plan:
     warmup = 0 if args.smoke else 64
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, warmup)
     docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
-    return Plan(rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, not args.no_amqp)
-
-
-def _cpu_figures(rounds: Sequence[LifecycleRound]) -> list[Figure]:
-    figures = [
-        summarize(
-            "  server CPU during lifecycle",
-            "% of a core",
-            [100 * r.server_cpu_s / r.wall_s for r in rounds if r.server_cpu_s is not None],
-        )
-    ]
-    figures.append(
-        summarize(
-            "  client CPU during lifecycle",
-            "% of a core",
-            [100 * r.client_cpu_s / r.wall_s for r in rounds],
-        )
-    )
-    return [f for f in figures if f.rounds]
+    return Plan(
+        rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, args.postgres,
+        not args.no_amqp,
+    )  # fmt: skip
 
 
 def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
@@ -120,19 +108,6 @@ def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
     return figures
 
 
-def _amqp_figures(plain: Sequence[LifecycleRound], amqp: Sequence[LifecycleRound]) -> list[Figure]:
-    if not amqp:
-        return []
-    return [
-        summarize(AMQP_LIFECYCLE, "tasks/s", [r.tasks_per_s for r in amqp]),
-        summarize(
-            AMQP_RATIO,
-            "x",
-            [a.tasks_per_s / p.tasks_per_s for a, p in zip(amqp, plain, strict=True)],
-        ),
-    ]
-
-
 def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
     if not rounds:
         return []
@@ -144,23 +119,15 @@ def _worker_figures(rounds: Sequence[WorkerRound]) -> list[Figure]:
 
 
 async def run(plan: Plan) -> list[Figure]:
-    lifecycle, amqp = [], []
-    for _ in range(plan.rounds):  # alternating, so both see the same machine
-        lifecycle.append(await run_lifecycle_round(plan.lifecycle))
-        if plan.amqp:
-            amqp.append(await run_amqp_round(plan.lifecycle))
-    latency = [await run_latency_round(plan.latency_samples) for _ in range(plan.rounds)]
-    delivery = [await run_delivery_round(plan.latency_samples) for _ in range(plan.rounds)]
+    queue = await queue_figures(
+        plan.rounds, plan.lifecycle, plan.latency_samples, plan.postgres_url
+    )
+    events = await event_figures(plan.rounds, plan.lifecycle, plan.latency_samples, plan.amqp)
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
     workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
     return [
-        summarize(LIFECYCLE, "tasks/s", [r.tasks_per_s for r in lifecycle]),
-        *_cpu_figures(lifecycle),
-        summarize(CLAIM_P50, "ms", [percentile(r.samples_ms, 50) for r in latency]),
-        summarize(CLAIM_P99, "ms", [percentile(r.samples_ms, 99) for r in latency]),
-        *_amqp_figures(lifecycle, amqp),
-        summarize(EVENT_P50, "ms", [percentile(r.samples_ms, 50) for r in delivery]),
-        summarize(EVENT_P99, "ms", [percentile(r.samples_ms, 99) for r in delivery]),
+        *queue,
+        *events,
         *_transfer_figures(transfers),
         *_worker_figures(workers),
     ]
@@ -190,7 +157,12 @@ def main(argv: Sequence[str]) -> int:
         f" trivial tasks/round against raw docker run; {plan.rounds} round(s);"
         f" took {time.perf_counter() - began:.1f} s",
     ]
-    print(render("infrax queue benchmarks (server in its own process, SQLite)", notes, figures))
+    stores = "SQLite" if plan.postgres_url is None else "SQLite; queue figures also on PostgreSQL"
+    print(
+        render(
+            f"infrax queue benchmarks (servers in their own processes, {stores})", notes, figures
+        )
+    )
     return 0
 
 

@@ -12,7 +12,7 @@ from clients import hawk
 from clients.protocol.ids import new_slugid
 from clients.protocol.times import format_ms
 
-from .server import BenchError, QueueProcess
+from .server import BenchError, Served
 
 __all__ = ["QueueClient", "run_credentials", "session", "task_definition"]
 
@@ -49,7 +49,7 @@ def run_credentials(claim: dict[str, Any]) -> hawk.Credentials:
 class QueueClient:
     """A few Queue v1 calls, signed with Hawk as the official clients sign them."""
 
-    def __init__(self, session: aiohttp.ClientSession, queue: QueueProcess) -> None:
+    def __init__(self, session: aiohttp.ClientSession, queue: Served) -> None:
         self._session = session
         self._base = f"{queue.root_url}/api/queue/v1"
         self.root = hawk.Credentials("root", queue.root_access_token)

@@ -23,13 +23,18 @@ from clients.protocol.stream import Binding
 
 from .client import QueueClient, session
 from .lifecycle import LifecycleRound, LifecycleSizes, run_lifecycle_round
+from .report import Figure, percentile, summarize
 from .server import BenchError, running_queue
 
-__all__ = ["AMQP_URL", "DeliveryRound", "amqp_available", "run_amqp_round", "run_delivery_round"]
+__all__ = ["AMQP_URL", "amqp_available", "event_figures"]
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TASK_QUEUE = "bench/events"
 TIMEOUT_S = 30.0
+EVENT_P50 = "createTask to event p50"
+EVENT_P99 = "createTask to event p99"
+AMQP_LIFECYCLE = "lifecycle with AMQP outbox"
+AMQP_RATIO = "AMQP outbox / plain"
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,8 @@ async def run_amqp_round(sizes: LifecycleSizes) -> LifecycleRound:
 
     prefix = f"exchange/infrax-bench-{uuid.uuid4().hex[:12]}/v1/"
     try:
-        return await run_lifecycle_round(
-            sizes, "--amqp-url", AMQP_URL, "--amqp-exchange-prefix", prefix
-        )
+        args = ("--amqp-url", AMQP_URL, "--amqp-exchange-prefix", prefix)
+        return await run_lifecycle_round(sizes, lambda: running_queue(*args))
     finally:
         with contextlib.suppress(OSError, aiormq.exceptions.AMQPError):
             connection = await aiormq.connect(AMQP_URL)
@@ -83,3 +87,28 @@ async def run_amqp_round(sizes: LifecycleSizes) -> LifecycleRound:
             for exchange in Exchange:
                 await channel.exchange_delete(prefix + exchange.value)
             await connection.close()
+
+
+async def event_figures(
+    rounds: int, sizes: LifecycleSizes, samples: int, amqp: bool
+) -> list[Figure]:
+    """Delivery latency; with `amqp`, lifecycle rounds with and without the outbox,
+    alternating so that both see the same machine."""
+    delivery = [await run_delivery_round(samples) for _ in range(rounds)]
+    figures = [
+        summarize(EVENT_P50, "ms", [percentile(r.samples_ms, 50) for r in delivery]),
+        summarize(EVENT_P99, "ms", [percentile(r.samples_ms, 99) for r in delivery]),
+    ]
+    if not amqp:
+        return figures
+    plain: list[LifecycleRound] = []
+    with_outbox: list[LifecycleRound] = []
+    for _ in range(rounds):
+        plain.append(await run_lifecycle_round(sizes, running_queue))
+        with_outbox.append(await run_amqp_round(sizes))
+    ratios = [a.tasks_per_s / p.tasks_per_s for a, p in zip(with_outbox, plain, strict=True)]
+    return [
+        *figures,
+        summarize(AMQP_LIFECYCLE, "tasks/s", [r.tasks_per_s for r in with_outbox]),
+        summarize(AMQP_RATIO, "x", ratios),
+    ]

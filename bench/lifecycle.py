@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import QueueClient, session
-from .server import running_queue
+from .server import Deployment
 
 __all__ = ["LifecycleRound", "LifecycleSizes", "run_lifecycle_round"]
 
@@ -100,12 +100,9 @@ async def _lifecycle(
     return progress.finished_at - started
 
 
-async def run_lifecycle_round(sizes: LifecycleSizes, *server_args: str) -> LifecycleRound:
-    """One round on a fresh server and data directory (started with `server_args`)."""
-    async with (
-        running_queue(*server_args) as queue,
-        session(sizes.workers + sizes.creators + 8) as http,
-    ):
+async def run_lifecycle_round(sizes: LifecycleSizes, deploy: Deployment) -> LifecycleRound:
+    """One round on a fresh deployment (server, data directory or schema)."""
+    async with deploy() as queue, session(sizes.workers + sizes.creators + 8) as http:
         client = QueueClient(http, queue)
         if sizes.warmup_tasks:
             await _lifecycle(client, WARMUP_QUEUE, sizes, sizes.warmup_tasks)

@@ -8,12 +8,21 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-__all__ = ["BenchError", "QueueProcess", "running_queue"]
+__all__ = [
+    "BenchError",
+    "Deployed",
+    "Deployment",
+    "QueueProcess",
+    "Secrets",
+    "Served",
+    "running_queue",
+]
 
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -24,12 +33,58 @@ class BenchError(Exception):
     """The benchmark could not run: the server did not start or answered with an error."""
 
 
+class Served(Protocol):
+    """A queue to call: one server, or replicas behind a load balancer."""
+
+    @property
+    def root_url(self) -> str: ...
+
+    @property
+    def root_access_token(self) -> str: ...
+
+
+class Deployed(Served, Protocol):
+    """A running deployment: where to call it, and the servers to wait and create on when
+    measuring claim latency (the same server, or two replicas)."""
+
+    def cpu_seconds(self) -> float | None: ...
+
+    @property
+    def waiter(self) -> Served: ...
+
+    @property
+    def creator(self) -> Served: ...
+
+
+Deployment = Callable[[], AbstractAsyncContextManager[Deployed]]
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What every replica of one deployment shares: the root token and the secret key."""
+
+    root_access_token: str
+    secret_key: str
+
+    @classmethod
+    def new(cls) -> Secrets:
+        return cls(secrets.token_urlsafe(32), secrets.token_hex(32))
+
+
 @dataclass(frozen=True)
 class QueueProcess:
     root_url: str
     root_access_token: str
     pid: int
     data_dir: Path
+
+    @property
+    def waiter(self) -> QueueProcess:
+        return self
+
+    @property
+    def creator(self) -> QueueProcess:
+        return self
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU the server process has used so far (Linux), or None."""
@@ -72,12 +127,22 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def running_queue(*extra_args: str) -> AsyncIterator[QueueProcess]:
-    """Start `infrax queue` on 127.0.0.1, port 0, in a fresh temporary data directory."""
-    token = secrets.token_urlsafe(32)
+async def running_queue(
+    *extra_args: str, database_url: str | None = None, shared: Secrets | None = None
+) -> AsyncIterator[QueueProcess]:
+    """Start `infrax queue` on 127.0.0.1, port 0, in a fresh temporary data directory; on
+    PostgreSQL with `database_url`, as one replica of those given the same `shared`."""
+    shared = shared or Secrets.new()
+    token = shared.root_access_token
+    if database_url is not None:
+        extra_args = (*extra_args, "--database-url", database_url)
     with tempfile.TemporaryDirectory(prefix="infrax-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        env = {**os.environ, "INFRAX_ROOT_ACCESS_TOKEN": token}
+        env = {
+            **os.environ,
+            "INFRAX_ROOT_ACCESS_TOKEN": token,
+            "INFRAX_SECRET_KEY": shared.secret_key,
+        }
         args = [*infrax_command(), "queue", "--data-dir", str(data_dir), "--port", "0"]
         # Opening a fresh file in a temporary directory does not block the loop measurably.
         with open(Path(tmp) / "server.log", "wb") as log:  # noqa: ASYNC230

@@ -26,6 +26,7 @@ from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
 from .settings import Settings
+from .store.base import Store
 from .store.sqlite import SQLiteStore
 from .streams import Hub
 
@@ -58,6 +59,19 @@ async def errors(
     return error_response(request, error, dict(request.match_info), name)
 
 
+async def open_store(settings: Settings, bus: Bus) -> Store:
+    """PostgreSQL when a database URL is given, else SQLite in the data directory; with an
+    AMQP URL, every transaction also fills the outbox."""
+    outbox = settings.amqp_url is not None
+    if settings.database_url is None:
+        return await SQLiteStore.open(settings.database_path, bus, outbox=outbox)
+    from .store.postgres import PostgresStore  # asyncpg is the optional extra `postgres`
+
+    return await PostgresStore.open(
+        settings.database_url, bus, settings.database_pool_size, outbox=outbox
+    )
+
+
 async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: drain the AMQP outbox while the app runs (only with --amqp-url)."""
     settings = app[SETTINGS]
@@ -81,7 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[BUS] = Bus()
-    app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token)
+    app[SECRETS] = load_secrets(settings.data_dir, settings.root_access_token, settings.secret_key)
     roles = load_roles(settings.roles_file)
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
@@ -94,8 +108,7 @@ def create_app(settings: Settings) -> web.Application:
     app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
-        outbox = settings.amqp_url is not None
-        store = await SQLiteStore.open(settings.database_path, app[BUS], outbox=outbox)
+        store = await open_store(settings, app[BUS])
         app[STORE] = store
         app[BLOBS] = LocalBlobStore(settings.blob_path)
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)

@@ -48,6 +48,12 @@ class Bus:
         for event in self._waiters.get(task_queue_id, ()):
             event.set()
 
+    def wake_all(self) -> None:
+        """Wake every claimWork waiting on any task queue (work may have arrived unheard)."""
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
     def waiting_count(self, task_queue_id: str) -> int:
         """How many claimWork calls wait on the task queue now."""
         return len(self._waiters.get(task_queue_id, ()))

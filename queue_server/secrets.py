@@ -32,12 +32,16 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def load_secrets(data_dir: Path, root_access_token: str | None) -> ServerSecrets:
+def load_secrets(
+    data_dir: Path, root_access_token: str | None, secret_key_hex: str | None = None
+) -> ServerSecrets:
     data_dir.mkdir(parents=True, exist_ok=True)
     key_path = data_dir / "secret.key"
-    if not key_path.exists():
-        _write_private(key_path, secrets.token_hex(32))
-    secret_key = bytes.fromhex(key_path.read_text().strip())
+    if secret_key_hex is None:
+        if not key_path.exists():
+            _write_private(key_path, secrets.token_hex(32))
+        secret_key_hex = key_path.read_text().strip()
+    secret_key = bytes.fromhex(secret_key_hex)
     if root_access_token is None:
         creds_path = data_dir / "root-credentials.json"
         if not creds_path.exists():

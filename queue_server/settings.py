@@ -37,10 +37,17 @@ DEFAULT_ANONYMOUS_SCOPES: tuple[str, ...] = (
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path  # INFRAX_DATA_DIR: the SQLite database, the secrets and (by default) blobs
+    # INFRAX_DATABASE_URL: postgresql://... to keep the queue in PostgreSQL instead of SQLite
+    # (several replicas may then share it); its search_path query parameter picks the schema.
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    database_pool_size: int = 10  # INFRAX_DATABASE_POOL_SIZE: connections per replica
     host: str = "127.0.0.1"  # INFRAX_HOST
     port: int = 8080  # INFRAX_PORT; 0 picks a free port
     public_url: str | None = None  # INFRAX_PUBLIC_URL: the rootUrl when behind a proxy
     root_access_token: str | None = None  # INFRAX_ROOT_ACCESS_TOKEN; else generated and saved
+    # INFRAX_SECRET_KEY: 64 hex digits; else generated and saved in the data directory. Every
+    # replica sharing a database needs the same key and root token (protocol.md, "Scale-out").
+    secret_key: str | None = field(default=None, repr=False)
     claim_timeout_s: float = 1200.0  # INFRAX_CLAIM_TIMEOUT: how long a claim lasts (seconds)
     claim_wait_s: float = 20.0  # INFRAX_CLAIM_WAIT: claimWork long-poll (seconds)
     max_deadline_days: float = 5.0  # INFRAX_MAX_DEADLINE_DAYS
@@ -74,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infrax queue", description="Run the queue server.")
     parser.add_argument(
         "--data-dir", help="directory for the database and secrets [INFRAX_DATA_DIR]"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="postgresql://user@host:port/db[?search_path=schema] to use PostgreSQL instead of"
+        " SQLite in the data directory [INFRAX_DATABASE_URL]",
+    )
+    parser.add_argument(
+        "--database-pool-size", type=int, help="PostgreSQL connections per replica [10]"
     )
     parser.add_argument("--host", help="address to listen on [INFRAX_HOST, 127.0.0.1]")
     parser.add_argument("--port", type=int, help="port; 0 picks a free one [INFRAX_PORT, 8080]")
@@ -124,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
 _NUMBERS = {
     "port": ("INFRAX_PORT", int),
+    "database_pool_size": ("INFRAX_DATABASE_POOL_SIZE", int),
     "claim_timeout": ("INFRAX_CLAIM_TIMEOUT", float),
     "claim_wait": ("INFRAX_CLAIM_WAIT", float),
     "max_deadline_days": ("INFRAX_MAX_DEADLINE_DAYS", float),
@@ -148,6 +164,13 @@ _FIELDS = {
 }
 
 
+def _secret_key(text: str) -> str:
+    key = text.strip()
+    if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+        raise SystemExit("infrax queue: INFRAX_SECRET_KEY must be 64 hexadecimal digits")
+    return key
+
+
 def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Settings:
     """Flags first, then INFRAX_* variables, then defaults."""
     args = _parser().parse_args(list(argv))
@@ -162,6 +185,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     for name, variable in (
         ("host", "INFRAX_HOST"),
         ("public_url", "INFRAX_PUBLIC_URL"),
+        ("database_url", "INFRAX_DATABASE_URL"),
         ("amqp_url", "INFRAX_AMQP_URL"),
         ("amqp_exchange_prefix", "INFRAX_AMQP_EXCHANGE_PREFIX"),
     ):
@@ -174,6 +198,11 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
             values[name] = Path(path)
     if env.get("INFRAX_ROOT_ACCESS_TOKEN"):
         values["root_access_token"] = env["INFRAX_ROOT_ACCESS_TOKEN"]
+    if env.get("INFRAX_SECRET_KEY"):
+        values["secret_key"] = _secret_key(env["INFRAX_SECRET_KEY"])
+    url = values.get("database_url")
+    if isinstance(url, str) and not url.startswith(("postgresql://", "postgres://")):
+        _parser().error(f"--database-url must start with postgresql://, not {url.split(':')[0]}:")
     if args.anonymous_scopes:
         values["anonymous_scopes"] = tuple(args.anonymous_scopes)
     elif "INFRAX_ANONYMOUS_SCOPES" in env:

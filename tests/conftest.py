@@ -1,5 +1,6 @@
-"""Shared fixtures: a real queue server on 127.0.0.1, port 0, with its own event loop; a real
-Docker engine and the local busybox test image.
+"""Shared fixtures: a real queue server on 127.0.0.1, port 0, with its own event loop, on
+each store (SQLite, and PostgreSQL in a schema of its own: tests/postgres.py); a real Docker
+engine and the local busybox test image.
 
 A test that needs Docker (it uses `docker_client` or `busybox_image`, or is marked `docker`)
 skips where no engine answers, unless INFRAX_REQUIRE_DOCKER=1 (set by `.ci/run`): then the skip
@@ -25,6 +26,7 @@ from queue_server.keys import BUS
 from queue_server.main import serve
 from queue_server.settings import Settings
 from tests.images import busybox_image as build_busybox_image
+from tests.postgres import STORES, postgres_schema
 
 ROOT_TOKEN = "root-access-token-for-tests-only-0123456789"
 
@@ -118,15 +120,30 @@ def stop_queue(queue: RunningQueue, thread: threading.Thread) -> None:
     queue.loop.close()
 
 
-def queue_settings(tmp_path: Path, **overrides: object) -> Settings:
+def queue_settings(
+    tmp_path: Path, database_url: str | None = None, **overrides: object
+) -> Settings:
     base = Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
+        database_pool_size=4,
         host="127.0.0.1",
         port=0,
         root_access_token=ROOT_TOKEN,
         resolver_interval_s=0.2,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=STORES)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite in the test's data directory; else a PostgreSQL URL whose
+    search_path is a schema made for this test alone and dropped after it."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -136,8 +153,10 @@ def queue_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def queue(tmp_path: Path, queue_overrides: dict[str, object]) -> Iterator[RunningQueue]:
-    running, thread = start_queue(queue_settings(tmp_path, **queue_overrides))
+def queue(
+    tmp_path: Path, database_url: str | None, queue_overrides: dict[str, object]
+) -> Iterator[RunningQueue]:
+    running, thread = start_queue(queue_settings(tmp_path, database_url, **queue_overrides))
     try:
         yield running
     finally:

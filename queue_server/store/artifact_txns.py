@@ -1,4 +1,4 @@
-"""Transactions on artifacts, objects and loose blobs, each run whole in the database thread.
+"""Transactions on artifacts, objects and loose blobs, written once for both stores (db.py).
 
 What these keep true (see schema.py): an artifact of type s3 or object is present only when
 the object holding its bytes is finished; every blob the blob store may hold is referenced
@@ -7,7 +7,6 @@ either by exactly one object or by a `loose_blobs` row, so nothing on disk is ev
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..core.objects import (
     merge_hashes,
 )
 from ..core.pages import Page
+from .db import Db
 from .listings import page_rows
 from .records import load_record
 
@@ -76,36 +76,34 @@ def _object(row: tuple[Any, ...]) -> ObjectRow:
     )  # fmt: skip
 
 
-def get_artifact(
-    conn: sqlite3.Connection, task_id: str, run_id: int, name: str
-) -> ArtifactRow | None:
-    row = conn.execute(
+async def get_artifact(db: Db, task_id: str, run_id: int, name: str) -> ArtifactRow | None:
+    row = await db.one(
         f"SELECT {_ARTIFACT} FROM artifacts WHERE task_id = ? AND run_id = ? AND name = ?",
         (task_id, run_id, name),
-    ).fetchone()
+    )
     return None if row is None else _artifact(row)
 
 
-def get_object(conn: sqlite3.Connection, name: str) -> ObjectRow | None:
-    row = conn.execute(f"SELECT {_OBJECT} FROM objects WHERE name = ?", (name,)).fetchone()
+async def get_object(db: Db, name: str) -> ObjectRow | None:
+    row = await db.one(f"SELECT {_OBJECT} FROM objects WHERE name = ?", (name,))
     return None if row is None else _object(row)
 
 
-def list_artifacts(
-    conn: sqlite3.Connection, task_id: str, run_id: int, page: Page
+async def list_artifacts(
+    db: Db, task_id: str, run_id: int, page: Page
 ) -> tuple[list[ArtifactRow], str | None]:
     (after,) = page.key(("",))
-    rows = conn.execute(
+    rows = await db.all(
         f"SELECT name, {_ARTIFACT} FROM artifacts WHERE task_id = ? AND run_id = ?"
         " AND present = 1 AND name > ? ORDER BY name LIMIT ?",
         (task_id, run_id, after, page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page)
     return [_artifact(row[1:]) for row in rows], token
 
 
-def _save_artifact(conn: sqlite3.Connection, row: ArtifactRow) -> None:
-    conn.execute(
+async def _save_artifact(db: Db, row: ArtifactRow) -> None:
+    await db.run(
         f"INSERT INTO artifacts ({_ARTIFACT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (task_id, run_id, name) DO UPDATE SET storage_type = excluded.storage_type,"
         " expires = excluded.expires, present = excluded.present, details = excluded.details",
@@ -116,9 +114,9 @@ def _save_artifact(conn: sqlite3.Connection, row: ArtifactRow) -> None:
     )  # fmt: skip
 
 
-def _save_object(conn: sqlite3.Connection, obj: ObjectRow) -> None:
+async def _save_object(db: Db, obj: ObjectRow) -> None:
     blob = obj.blob
-    conn.execute(
+    await db.run(
         f"INSERT INTO objects ({_OBJECT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET upload_id = excluded.upload_id,"
         " expires = excluded.expires, content_type = excluded.content_type,"
@@ -135,26 +133,26 @@ def _save_object(conn: sqlite3.Connection, obj: ObjectRow) -> None:
     )  # fmt: skip
 
 
-def _loose(conn: sqlite3.Connection, key: str, delete_after_ms: int) -> None:
-    conn.execute(
+async def _loose(db: Db, key: str, delete_after_ms: int) -> None:
+    await db.run(
         "INSERT INTO loose_blobs (blob_key, delete_after) VALUES (?, ?)"
         " ON CONFLICT (blob_key) DO UPDATE SET delete_after = excluded.delete_after",
         (key, delete_after_ms),
     )
 
 
-def create_artifact(
-    conn: sqlite3.Connection, new: ArtifactRow, upload_id: str, now_ms: int
+async def create_artifact(
+    db: Db, new: ArtifactRow, upload_id: str, now_ms: int
 ) -> tuple[CreatedArtifact, list[Message]]:
     """Create the artifact, or repeat a compatible earlier request (protocol.md).
 
     `upload_id` is a fresh slugid, used when the artifact's bytes need a new upload.
     """
-    record = load_record(conn, new.task_id)
+    record = await load_record(db, new.task_id)
     if record is None:
         raise input_error(f"task {new.task_id} not found")
     run = rules.check_creatable(record, new, now_ms)
-    original = get_artifact(conn, new.task_id, new.run_id, new.name)
+    original = await get_artifact(db, new.task_id, new.run_id, new.name)
     if original is None:
         stored = (
             replace(new, details={"uploadId": upload_id}) if new.storage_type == "object" else new
@@ -167,26 +165,26 @@ def create_artifact(
             f" ({original.content_type}, expires {original.expires_ms}); only the allowed"
             " changes may be repeated"
         )
-    _save_artifact(conn, stored)
+    await _save_artifact(db, stored)
     obj = None
     if stored.storage_type in rules.BYTES_TYPES:
-        obj = _artifact_object(conn, stored, record.task.project_id, upload_id, now_ms)
+        obj = await _artifact_object(db, stored, record.task.project_id, upload_id, now_ms)
     messages = []
     if stored.present and stored.storage_type != "s3":
         messages.append(rules.created_message(record, run, stored))
     return CreatedArtifact(stored, obj), messages
 
 
-def _artifact_object(
-    conn: sqlite3.Connection, artifact: ArtifactRow, project_id: str, upload_id: str, now_ms: int
+async def _artifact_object(
+    db: Db, artifact: ArtifactRow, project_id: str, upload_id: str, now_ms: int
 ) -> ObjectRow:
     """The object holding the artifact's bytes, made (again) if need be, expiring with it."""
     name = rules.object_name(artifact.task_id, artifact.run_id, artifact.name)
-    existing = get_object(conn, name)
+    existing = await get_object(db, name)
     if existing is not None:
         if existing.expires_ms != artifact.expires_ms:
             existing = replace(existing, expires_ms=artifact.expires_ms)
-            _save_object(conn, existing)
+            await _save_object(db, existing)
         return existing
     s3 = artifact.storage_type == "s3"
     obj = ObjectRow(
@@ -199,15 +197,15 @@ def _artifact_object(
         content_length=artifact.content_length if s3 else None,
         finish_on_put=s3,
     )
-    _save_object(conn, obj)
+    await _save_object(db, obj)
     return obj
 
 
-def finish_artifact(
-    conn: sqlite3.Connection, task_id: str, run_id: int, name: str, upload_id: str
+async def finish_artifact(
+    db: Db, task_id: str, run_id: int, name: str, upload_id: str
 ) -> tuple[None, list[Message]]:
-    record = load_record(conn, task_id)
-    artifact = get_artifact(conn, task_id, run_id, name)
+    record = await load_record(db, task_id)
+    artifact = await get_artifact(db, task_id, run_id, name)
     if record is None or artifact is None or not 0 <= run_id < len(record.runs):
         raise not_found(f"artifact {name!r} of run {run_id} of task {task_id} not found")
     if artifact.storage_type != "object":
@@ -215,23 +213,23 @@ def finish_artifact(
     if not artifact.present:
         if upload_id != artifact.details.get("uploadId"):
             raise input_error("the uploadId is not that of the artifact")
-        obj = get_object(conn, rules.object_name(task_id, run_id, name))
+        obj = await get_object(db, rules.object_name(task_id, run_id, name))
         if obj is None or not obj.finished:
             raise input_error("the artifact's object is not uploaded: call finishUpload first")
         artifact = replace(artifact, present=True)
-        _save_artifact(conn, artifact)
+        await _save_artifact(db, artifact)
     # A repeat republishes, as Taskcluster's at-least-once messages do.
     return None, [rules.created_message(record, record.runs[run_id], artifact)]
 
 
-def create_upload(
-    conn: sqlite3.Connection,
+async def create_upload(
+    db: Db,
     proposed: ObjectRow,
     negotiated: bool,
     now_ms: int,
 ) -> ObjectRow:
     """Begin the upload `proposed` describes, or renew the same upload (protocol.md)."""
-    existing = get_object(conn, proposed.name)
+    existing = await get_object(db, proposed.name)
     if existing is None:
         obj = replace(proposed, upload_expires_ms=now_ms + UPLOAD_WINDOW_MS)
     else:
@@ -242,21 +240,19 @@ def create_upload(
             obj = replace(
                 obj, content_type=proposed.content_type, content_length=proposed.content_length
             )
-    _save_object(conn, obj)
+    await _save_object(db, obj)
     return obj
 
 
-def begin_blob(conn: sqlite3.Connection, key: str, delete_after_ms: int) -> None:
+async def begin_blob(db: Db, key: str, delete_after_ms: int) -> None:
     """Note a blob about to be written: until attached it is loose, and swept after then."""
-    _loose(conn, key, delete_after_ms)
+    await _loose(db, key, delete_after_ms)
 
 
-def attach_blob(
-    conn: sqlite3.Connection, name: str, upload_id: str, blob: StoredBlob, now_ms: int
-) -> bool:
+async def attach_blob(db: Db, name: str, upload_id: str, blob: StoredBlob, now_ms: int) -> bool:
     """Make `blob` the object's bytes; False when the finished object already holds the
     same bytes (an idempotent repeat: the new copy is not needed). 409 if it differs."""
-    obj = get_object(conn, name)
+    obj = await get_object(db, name)
     if obj is None or (not obj.finished and obj.upload_id != upload_id):
         raise not_found("no such upload: the object expired or its upload was replaced")
     if obj.finished:
@@ -264,88 +260,90 @@ def attach_blob(
             return False
         raise conflict(f"object {name!r} is finished; its bytes cannot change")
     if obj.blob is not None:
-        _loose(conn, obj.blob.key, now_ms)
-    conn.execute("DELETE FROM loose_blobs WHERE blob_key = ?", (blob.key,))
+        await _loose(db, obj.blob.key, now_ms)
+    await db.run("DELETE FROM loose_blobs WHERE blob_key = ?", (blob.key,))
     obj = replace(obj, blob=blob)
     if obj.finish_on_put:
         obj = replace(obj, upload_id=None)
         found = rules.artifact_of_object_name(name)
         if found is not None:
-            conn.execute(
+            await db.run(
                 "UPDATE artifacts SET present = 1 WHERE task_id = ? AND run_id = ? AND name = ?"
                 " AND storage_type = 's3'",
                 found,
             )
-    _save_object(conn, obj)
+    await _save_object(db, obj)
     return True
 
 
-def finish_upload(
-    conn: sqlite3.Connection, name: str, project_id: str, upload_id: str, hashes: dict[str, str]
+async def finish_upload(
+    db: Db, name: str, project_id: str, upload_id: str, hashes: dict[str, str]
 ) -> bool:
     """Finish the upload; False when it already was (an idempotent repeat)."""
-    obj = get_object(conn, name)
+    obj = await get_object(db, name)
     merged = check_finish(obj, project_id, upload_id, hashes)
     if obj is None or merged is None:
         return False
-    _save_object(conn, replace(obj, upload_id=None, hashes=merged))
+    await _save_object(db, replace(obj, upload_id=None, hashes=merged))
     return True
 
 
-def _drop_object(conn: sqlite3.Connection, name: str, now_ms: int) -> None:
-    row = conn.execute("DELETE FROM objects WHERE name = ? RETURNING blob_key", (name,)).fetchone()
+async def _drop_object(db: Db, name: str, now_ms: int) -> None:
+    row = await db.one("DELETE FROM objects WHERE name = ? RETURNING blob_key", (name,))
     if row is not None and row[0] is not None:
-        _loose(conn, row[0], now_ms)
+        await _loose(db, row[0], now_ms)
 
 
-def expire_artifacts(conn: sqlite3.Connection, now_ms: int, limit: int) -> int:
+async def expire_artifacts(db: Db, now_ms: int, limit: int) -> int:
     """Delete expired artifacts and objects, and abandoned uploads; their blobs go loose."""
-    artifacts = conn.execute(
+    artifacts = await db.all(
         "SELECT task_id, run_id, name, storage_type FROM artifacts WHERE expires <= ?"
-        " ORDER BY expires LIMIT ?",
+        " ORDER BY expires LIMIT ?" + db.dialect.lock_skipping("artifacts"),
         (now_ms, limit),
-    ).fetchall()
+    )
     for task_id, run_id, name, kind in artifacts:
-        conn.execute(
+        await db.run(
             "DELETE FROM artifacts WHERE task_id = ? AND run_id = ? AND name = ?",
             (task_id, run_id, name),
         )
         if kind in rules.BYTES_TYPES:
-            _drop_object(conn, rules.object_name(task_id, run_id, name), now_ms)
-    objects = conn.execute(
-        "SELECT name FROM objects WHERE expires <= ? ORDER BY expires LIMIT ?", (now_ms, limit)
-    ).fetchall()
-    abandoned = conn.execute(
-        "SELECT name FROM objects WHERE upload_id IS NOT NULL AND upload_expires <= ?"
-        " ORDER BY upload_expires LIMIT ?",
+            await _drop_object(db, rules.object_name(task_id, run_id, name), now_ms)
+    objects = await db.all(
+        "SELECT name FROM objects WHERE expires <= ? ORDER BY expires LIMIT ?"
+        + db.dialect.lock_skipping("objects"),
         (now_ms, limit),
-    ).fetchall()
+    )
+    abandoned = await db.all(
+        "SELECT name FROM objects WHERE upload_id IS NOT NULL AND upload_expires <= ?"
+        " ORDER BY upload_expires LIMIT ?" + db.dialect.lock_skipping("objects"),
+        (now_ms, limit),
+    )
     for (name,) in [*objects, *abandoned]:
-        _drop_object(conn, name, now_ms)
+        await _drop_object(db, name, now_ms)
     return len(artifacts) + len(objects) + len(abandoned)
 
 
-def drop_task_artifacts(conn: sqlite3.Connection, task_ids: list[str], now_ms: int) -> None:
+async def drop_task_artifacts(db: Db, task_ids: list[str], now_ms: int) -> None:
     """With a task that is deleted go its artifacts and the objects holding their bytes."""
     for task_id in task_ids:
-        conn.execute("DELETE FROM artifacts WHERE task_id = ?", (task_id,))
+        await db.run("DELETE FROM artifacts WHERE task_id = ?", (task_id,))
         # Every object named t/<taskId>/...: the names between "t/<taskId>/" and "t/<taskId>0".
-        names = conn.execute(
+        names = await db.all(
             "SELECT name FROM objects WHERE name >= ? AND name < ?",
             (f"t/{task_id}/", f"t/{task_id}0"),
-        ).fetchall()
+        )
         for (name,) in names:
-            _drop_object(conn, name, now_ms)
+            await _drop_object(db, name, now_ms)
 
 
-def due_blobs(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[str]:
-    rows = conn.execute(
+async def due_blobs(db: Db, now_ms: int, limit: int) -> list[str]:
+    rows = await db.all(
         "SELECT blob_key FROM loose_blobs WHERE delete_after <= ? ORDER BY delete_after LIMIT ?",
         (now_ms, limit),
-    ).fetchall()
+    )
     return [key for (key,) in rows]
 
 
-def forget_blobs(conn: sqlite3.Connection, keys: list[str]) -> None:
+async def forget_blobs(db: Db, keys: list[str]) -> None:
     """The blobs are deleted from the blob store: forget them."""
-    conn.executemany("DELETE FROM loose_blobs WHERE blob_key = ?", [(key,) for key in keys])
+    await db.run_many("DELETE FROM loose_blobs WHERE blob_key = ?", [(key,) for key in keys])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 import msgspec
 
 from ..core.pages import Page
+from .db import Db
 from .listings import page_rows
 
 __all__ = [
@@ -48,16 +48,14 @@ def _row(row: tuple[object, ...]) -> ClientRow:
     return ClientRow(*values)  # type: ignore[arg-type]
 
 
-def get_client(conn: sqlite3.Connection, client_id: str) -> ClientRow | None:
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM clients WHERE client_id = ?", (client_id,)
-    ).fetchone()
+async def get_client(db: Db, client_id: str) -> ClientRow | None:
+    row = await db.one(f"SELECT {_COLUMNS} FROM clients WHERE client_id = ?", (client_id,))
     return None if row is None else _row(row)
 
 
-def create_client(conn: sqlite3.Connection, client: ClientRow) -> bool:
+async def create_client(db: Db, client: ClientRow) -> bool:
     """Insert; False when a client with that id exists already."""
-    cursor = conn.execute(
+    inserted = await db.run(
         f"INSERT INTO clients ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (client_id) DO NOTHING",
         (
@@ -74,31 +72,27 @@ def create_client(conn: sqlite3.Connection, client: ClientRow) -> bool:
             int(client.delete_on_expiration),
         ),
     )
-    return cursor.rowcount == 1
+    return inserted == 1
 
 
-def reset_client(
-    conn: sqlite3.Connection, client_id: str, salt: str, now_ms: int
-) -> ClientRow | None:
-    conn.execute(
+async def reset_client(db: Db, client_id: str, salt: str, now_ms: int) -> ClientRow | None:
+    await db.run(
         "UPDATE clients SET salt = ?, last_rotated = ?, last_modified = ? WHERE client_id = ?",
         (salt, now_ms, now_ms, client_id),
     )
-    return get_client(conn, client_id)
+    return await get_client(db, client_id)
 
 
-def delete_client(conn: sqlite3.Connection, client_id: str) -> None:
-    conn.execute("DELETE FROM clients WHERE client_id = ?", (client_id,))
+async def delete_client(db: Db, client_id: str) -> None:
+    await db.run("DELETE FROM clients WHERE client_id = ?", (client_id,))
 
 
-def list_clients(
-    conn: sqlite3.Connection, prefix: str, page: Page
-) -> tuple[list[ClientRow], str | None]:
+async def list_clients(db: Db, prefix: str, page: Page) -> tuple[list[ClientRow], str | None]:
     (after,) = page.key(("",))
-    rows = conn.execute(
+    rows = await db.all(
         f"SELECT {_COLUMNS} FROM clients WHERE client_id > ? AND client_id >= ? AND client_id < ?"
         " ORDER BY client_id LIMIT ?",
         (after, prefix, prefix + "\U0010ffff", page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page)
     return [_row(row) for row in rows], token

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import msgspec
@@ -13,7 +12,8 @@ from clients.protocol.tasks import TaskAndStatus
 from clients.protocol.times import format_ms
 
 from ..core.pages import Page, encode_token
-from .records import RECORD_COLUMNS, record_of_row
+from .db import Db, Row, scalar
+from .records import RECORD_COLUMNS, record_columns, record_of_row
 
 __all__ = [
     "counts",
@@ -27,7 +27,7 @@ __all__ = [
     "records",
 ]
 
-Rows = list[tuple[Any, ...]]
+Rows = list[Row]
 _decode_list = msgspec.json.Decoder(list[Any]).decode
 
 
@@ -39,43 +39,41 @@ def page_rows(rows: Rows, page: Page, key_width: int = 1) -> tuple[Rows, str | N
     return rows, encode_token(list(rows[-1][:key_width]))
 
 
-def records(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskAndStatus]:
+async def records(db: Db, task_ids: list[str]) -> list[TaskAndStatus]:
     """Tasks by id, in the order given; unknown ids are skipped."""
     found = []
     for task_id in task_ids:
-        row = conn.execute(
-            f"SELECT {RECORD_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
-        ).fetchone()
+        row = await db.one(f"SELECT {RECORD_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,))
         if row is not None:
             record = record_of_row(row)
             found.append(TaskAndStatus(task=record.task, status=record.status()))
     return found
 
 
-def list_task_group(
-    conn: sqlite3.Connection, task_group_id: str, page: Page
+async def list_task_group(
+    db: Db, task_group_id: str, page: Page
 ) -> tuple[list[TaskAndStatus], str | None]:
     (after,) = page.key(("",))
-    rows = conn.execute(
+    rows = await db.all(
         f"SELECT task_id, {RECORD_COLUMNS} FROM tasks WHERE task_group_id = ? AND task_id > ?"
         " ORDER BY task_id LIMIT ?",
         (task_group_id, after, page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page)
     return [_task_and_status(row[1:]) for row in rows], token
 
 
-def list_dependents(
-    conn: sqlite3.Connection, task_id: str, page: Page
+async def list_dependents(
+    db: Db, task_id: str, page: Page
 ) -> tuple[list[TaskAndStatus], str | None]:
     (after,) = page.key(("",))
-    rows = conn.execute(
-        f"SELECT d.dependent_task_id, {', '.join('t.' + c.strip() for c in RECORD_COLUMNS.split(','))}"
+    rows = await db.all(
+        f"SELECT d.dependent_task_id, {record_columns('t')}"
         " FROM dependencies d JOIN tasks t ON t.task_id = d.dependent_task_id"
         " WHERE d.required_task_id = ? AND d.dependent_task_id > ? AND d.dependent_task_id != ?"
         " ORDER BY d.dependent_task_id LIMIT ?",
         (task_id, after, task_id, page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page)
     return [_task_and_status(row[1:]) for row in rows], token
 
@@ -85,14 +83,14 @@ def _task_and_status(row: tuple[Any, ...]) -> TaskAndStatus:
     return TaskAndStatus(task=record.task, status=record.status())
 
 
-def counts(conn: sqlite3.Connection, task_queue_id: str) -> q.TaskQueueCounts:
+async def counts(db: Db, task_queue_id: str) -> q.TaskQueueCounts:
     prov, wtype = split_task_queue_id(task_queue_id) or ("", "")
-    (pending,) = conn.execute(
-        "SELECT count(*) FROM pending WHERE task_queue_id = ?", (task_queue_id,)
-    ).fetchone()
-    (claimed,) = conn.execute(
-        "SELECT count(*) FROM claims WHERE task_queue_id = ?", (task_queue_id,)
-    ).fetchone()
+    pending = await scalar(
+        db, "SELECT count(*) FROM pending WHERE task_queue_id = ?", (task_queue_id,)
+    )
+    claimed = await scalar(
+        db, "SELECT count(*) FROM claims WHERE task_queue_id = ?", (task_queue_id,)
+    )
     return q.TaskQueueCounts(
         provisioner_id=prov,
         worker_type=wtype,
@@ -102,17 +100,17 @@ def counts(conn: sqlite3.Connection, task_queue_id: str) -> q.TaskQueueCounts:
     )
 
 
-def list_pending(
-    conn: sqlite3.Connection, task_queue_id: str, page: Page
+async def list_pending(
+    db: Db, task_queue_id: str, page: Page
 ) -> tuple[list[q.PendingTaskItem], str | None]:
     priority, seq = page.key((99, -1))
-    rows = conn.execute(
+    rows = await db.all(
         "SELECT p.priority, p.seq, p.task_id, p.run_id, p.inserted, t.definition"
         " FROM pending p JOIN tasks t ON t.task_id = p.task_id WHERE p.task_queue_id = ?"
         " AND (p.priority < ? OR (p.priority = ? AND p.seq > ?))"
         " ORDER BY p.priority DESC, p.seq LIMIT ?",
         (task_queue_id, priority, priority, seq, page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page, 2)
     items = [
         q.PendingTaskItem(
@@ -123,17 +121,17 @@ def list_pending(
     return items, token
 
 
-def list_claimed(
-    conn: sqlite3.Connection, task_queue_id: str, page: Page
+async def list_claimed(
+    db: Db, task_queue_id: str, page: Page
 ) -> tuple[list[q.ClaimedTaskItem], str | None]:
     claimed, task_id = page.key((-1, ""))
-    rows = conn.execute(
+    rows = await db.all(
         "SELECT c.claimed, c.task_id, c.run_id, c.worker_group, c.worker_id, t.definition"
         " FROM claims c JOIN tasks t ON t.task_id = c.task_id WHERE c.task_queue_id = ?"
         " AND (c.claimed > ? OR (c.claimed = ? AND c.task_id > ?))"
         " ORDER BY c.claimed, c.task_id LIMIT ?",
         (task_queue_id, claimed, claimed, task_id, page.limit + 1),
-    ).fetchall()
+    )
     rows, token = page_rows(rows, page, 2)
     items = [
         q.ClaimedTaskItem(
@@ -149,26 +147,24 @@ def list_claimed(
     return items, token
 
 
-def list_task_queues(
-    conn: sqlite3.Connection, prefix: str, page: Page, now_ms: int
-) -> tuple[Rows, str | None]:
+async def list_task_queues(db: Db, prefix: str, page: Page, now_ms: int) -> tuple[Rows, str | None]:
     """Rows of (task_queue_id, expires, last_date_active, description, stability)."""
     (after,) = page.key(("",))
-    rows = conn.execute(
+    rows = await db.all(
         "SELECT task_queue_id, expires, last_date_active, description, stability FROM task_queues"
         " WHERE task_queue_id > ? AND task_queue_id >= ? AND task_queue_id < ? AND expires > ?"
         " ORDER BY task_queue_id LIMIT ?",
         (after, prefix, prefix + "\U0010ffff", now_ms, page.limit + 1),
-    ).fetchall()
+    )
     return page_rows(rows, page)
 
 
-def task_queue(conn: sqlite3.Connection, task_queue_id: str, now_ms: int) -> q.TaskQueue | None:
-    row = conn.execute(
+async def task_queue(db: Db, task_queue_id: str, now_ms: int) -> q.TaskQueue | None:
+    row = await db.one(
         "SELECT task_queue_id, expires, last_date_active, description, stability FROM task_queues"
         " WHERE task_queue_id = ? AND expires > ?",
         (task_queue_id, now_ms),
-    ).fetchone()
+    )
     return None if row is None else task_queue_of_row(row)
 
 
@@ -188,27 +184,21 @@ _WORKER_COLUMNS = (
 )
 
 
-def list_workers(
-    conn: sqlite3.Connection, task_queue_id: str, quarantined: bool | None, page: Page, now_ms: int
+async def list_workers(
+    db: Db, task_queue_id: str, quarantined: bool | None, page: Page, now_ms: int
 ) -> tuple[list[q.WorkerListItem], str | None]:
     group, worker = page.key(("", ""))
-    condition = ""
+    condition, extra = "", ()  # type: tuple[str, tuple[int, ...]]
     if quarantined is True:
-        condition = " AND quarantine_until > :now"
+        condition, extra = " AND quarantine_until > ?", (now_ms,)
     elif quarantined is False:
-        condition = " AND (quarantine_until IS NULL OR quarantine_until <= :now)"
-    rows = conn.execute(
-        f"SELECT {_WORKER_COLUMNS} FROM workers WHERE task_queue_id = :queue"
-        " AND (worker_group > :group OR (worker_group = :group AND worker_id > :worker))"
-        f" AND expires > :now{condition} ORDER BY worker_group, worker_id LIMIT :limit",
-        {
-            "queue": task_queue_id,
-            "group": group,
-            "worker": worker,
-            "now": now_ms,
-            "limit": page.limit + 1,
-        },
-    ).fetchall()
+        condition, extra = " AND (quarantine_until IS NULL OR quarantine_until <= ?)", (now_ms,)
+    rows = await db.all(
+        f"SELECT {_WORKER_COLUMNS} FROM workers WHERE task_queue_id = ?"
+        " AND (worker_group > ? OR (worker_group = ? AND worker_id > ?))"
+        f" AND expires > ?{condition} ORDER BY worker_group, worker_id LIMIT ?",
+        (task_queue_id, group, group, worker, now_ms, *extra, page.limit + 1),
+    )
     rows, token = page_rows(rows, page, 2)
     items = []
     for row in rows:
@@ -229,14 +219,14 @@ def list_workers(
     return items, token
 
 
-def get_worker(
-    conn: sqlite3.Connection, task_queue_id: str, worker_group: str, worker_id: str, now_ms: int
+async def get_worker(
+    db: Db, task_queue_id: str, worker_group: str, worker_id: str, now_ms: int
 ) -> q.WorkerResponse | None:
-    row = conn.execute(
+    row = await db.one(
         f"SELECT {_WORKER_COLUMNS} FROM workers WHERE task_queue_id = ? AND worker_group = ?"
         " AND worker_id = ? AND expires > ?",
         (task_queue_id, worker_group, worker_id, now_ms),
-    ).fetchone()
+    )
     if row is None:
         return None
     prov, wtype = split_task_queue_id(task_queue_id) or ("", "")
@@ -261,13 +251,14 @@ def get_worker(
     return worker
 
 
-def list_provisioners(conn: sqlite3.Connection, page: Page, now_ms: int) -> tuple[Rows, str | None]:
+async def list_provisioners(db: Db, page: Page, now_ms: int) -> tuple[Rows, str | None]:
     """Rows of (provisioner_id, expires, last_date_active), derived from the task queues."""
     (after,) = page.key(("",))
-    rows = conn.execute(
-        "SELECT substr(task_queue_id, 1, instr(task_queue_id, '/') - 1) AS provisioner,"
-        " max(expires), max(last_date_active) FROM task_queues WHERE expires > ?"
-        " GROUP BY provisioner HAVING provisioner > ? ORDER BY provisioner LIMIT ?",
+    rows = await db.all(
+        "SELECT provisioner, max(expires), max(last_date_active) FROM"
+        f" (SELECT substr(task_queue_id, 1, {db.dialect.strpos}(task_queue_id, '/') - 1)"
+        " AS provisioner, expires, last_date_active FROM task_queues WHERE expires > ?) AS q"
+        " WHERE provisioner > ? GROUP BY provisioner ORDER BY provisioner LIMIT ?",
         (now_ms, after, page.limit + 1),
-    ).fetchall()
+    )
     return page_rows(rows, page)

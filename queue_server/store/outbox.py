@@ -3,18 +3,21 @@
 Invariants:
 - with the outbox on, every message a transaction publishes on the bus has one row here,
   inserted in that same transaction, so a committed change always has its messages;
-- rows are published in `seq` order, which is commit order (one writer), and deleted only
-  after the broker confirmed them: a crash in between republishes (at-least-once), never loses.
+- rows are published in `seq` order, which is commit order (one writer on SQLite; on
+  PostgreSQL the inserts take the dialect's commit-order lock), and deleted only after the
+  broker confirmed them: a crash in between republishes (at-least-once), never loses;
+- on PostgreSQL one replica at a time drains the outbox (PostgresStore.outbox_rows).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 import msgspec
 
 from clients.protocol.events import Message
+
+from .db import Db, scalar
 
 __all__ = ["OUTBOX_SCHEMA", "OutboxRow", "delete_published", "insert_messages", "pending_rows"]
 
@@ -43,8 +46,10 @@ class OutboxRow:
     created: int
 
 
-def insert_messages(conn: sqlite3.Connection, messages: list[Message], now_ms: int) -> None:
-    conn.executemany(
+async def insert_messages(db: Db, messages: list[Message], now_ms: int) -> None:
+    if db.dialect.commit_order_lock:
+        await db.run(db.dialect.commit_order_lock)
+    await db.run_many(
         "INSERT INTO amqp_outbox (exchange, routing_key, cc, body, created) VALUES (?,?,?,?,?)",
         [
             (m.exchange.value, m.routing_key, _encode(m.cc), _encode(m.body), now_ms)
@@ -53,18 +58,18 @@ def insert_messages(conn: sqlite3.Connection, messages: list[Message], now_ms: i
     )
 
 
-def pending_rows(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
-    rows = conn.execute(
+async def pending_rows(db: Db, limit: int) -> list[OutboxRow]:
+    rows = await db.all(
         "SELECT seq, exchange, routing_key, cc, body, created FROM amqp_outbox"
         " ORDER BY seq LIMIT ?",
         (limit,),
-    ).fetchall()
+    )
     return [OutboxRow(r[0], r[1], r[2], _decode_cc(r[3]), bytes(r[4]), r[5]) for r in rows]
 
 
-def delete_published(conn: sqlite3.Connection, up_to_seq: int) -> int:
-    return conn.execute("DELETE FROM amqp_outbox WHERE seq <= ?", (up_to_seq,)).rowcount
+async def delete_published(db: Db, up_to_seq: int) -> int:
+    return await db.run("DELETE FROM amqp_outbox WHERE seq <= ?", (up_to_seq,))
 
 
-def backlog(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM amqp_outbox").fetchone()[0])
+async def backlog(db: Db) -> int:
+    return int(await scalar(db, "SELECT count(*) FROM amqp_outbox"))

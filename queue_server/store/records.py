@@ -1,11 +1,11 @@
 """Loading and saving task records, and what every saved change keeps true (see schema.py).
 
-These functions run inside one transaction in the database thread; they never commit.
+These functions run inside one transaction (db.py); they never commit. On PostgreSQL a task's
+row is locked (FOR UPDATE) before it is changed, and that lock guards the task's `pending` and
+`claims` rows too: no transaction writes those without holding it.
 """
 
 from __future__ import annotations
-
-import sqlite3
 
 import msgspec
 
@@ -16,6 +16,7 @@ from clients.protocol.times import format_ms, parse_time
 
 from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
+from .db import Db
 
 __all__ = ["load_record", "save_record"]
 
@@ -26,6 +27,11 @@ _decode_runs = msgspec.json.Decoder(list[RunInfo]).decode
 RECORD_COLUMNS = "task_id, definition, runs, retries_left, deadline, state"
 
 
+def record_columns(alias: str) -> str:
+    """RECORD_COLUMNS of the table named `alias` in a join."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in RECORD_COLUMNS.split(","))
+
+
 def record_of_row(row: tuple[str, bytes, bytes, int, int, str]) -> TaskRecord:
     task_id, definition, runs, retries_left, deadline, state = row
     decoded = _decode_runs(runs)
@@ -34,18 +40,17 @@ def record_of_row(row: tuple[str, bytes, bytes, int, int, str]) -> TaskRecord:
     return TaskRecord(task_id, _decode_task(definition), decoded, retries_left, deadline, awaiting)
 
 
-def load_record(conn: sqlite3.Connection, task_id: str) -> TaskRecord | None:
-    row = conn.execute(
-        f"SELECT {RECORD_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
-    ).fetchone()
+async def load_record(db: Db, task_id: str) -> TaskRecord | None:
+    """The task, its row locked until the transaction ends (it is about to change)."""
+    row = await db.one(
+        f"SELECT {RECORD_COLUMNS} FROM tasks WHERE task_id = ?{db.dialect.for_update}", (task_id,)
+    )
     return None if row is None else record_of_row(row)
 
 
-def insert_record(
-    conn: sqlite3.Connection, record: TaskRecord, expires: int, unresolved: int
-) -> None:
+async def insert_record(db: Db, record: TaskRecord, expires: int, unresolved: int) -> None:
     task = record.task
-    conn.execute(
+    await db.run(
         "INSERT INTO tasks (task_id, task_group_id, scheduler_id, project_id, task_queue_id,"
         " definition, runs, retries_left, state, deadline, expires, unresolved_deps)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -66,15 +71,15 @@ def insert_record(
     )
 
 
-def save_record(
-    conn: sqlite3.Connection,
+async def save_record(
+    db: Db,
     record: TaskRecord,
     before: TaskState,
     now_ms: int,
     messages: list[Message],
 ) -> None:
     """Write the record back and keep the invariants; appends the messages that follow."""
-    conn.execute(
+    await db.run(
         "UPDATE tasks SET definition = ?, runs = ?, retries_left = ?, state = ? WHERE task_id = ?",
         (
             _encode(record.task),
@@ -84,20 +89,20 @@ def save_record(
             record.task_id,
         ),
     )
-    sync_run_rows(conn, record, now_ms)
+    await sync_run_rows(db, record, now_ms)
     was_active = before not in lifecycle.RESOLVED_TASK_STATES
     if was_active != record.active:
-        _count_group_activity(conn, record, 1 if record.active else -1, messages)
+        await _count_group_activity(db, record, 1 if record.active else -1, messages)
     if was_active and not record.active:
-        _resolve_dependents(conn, record, now_ms, messages)
+        await _resolve_dependents(db, record, now_ms, messages)
 
 
-def sync_run_rows(conn: sqlite3.Connection, record: TaskRecord, now_ms: int) -> None:
+async def sync_run_rows(db: Db, record: TaskRecord, now_ms: int) -> None:
     """Make the pending and claims rows of the task match its last run."""
     run = record.last_run()
     state = run.state if run is not None else None
     if state is RunState.pending and run is not None:
-        conn.execute(
+        await db.run(
             "INSERT INTO pending (task_queue_id, priority, task_id, run_id, inserted)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET priority = excluded.priority"
             " WHERE pending.run_id = excluded.run_id",
@@ -110,9 +115,9 @@ def sync_run_rows(conn: sqlite3.Connection, record: TaskRecord, now_ms: int) -> 
             ),
         )
     else:
-        conn.execute("DELETE FROM pending WHERE task_id = ?", (record.task_id,))
+        await db.run("DELETE FROM pending WHERE task_id = ?", (record.task_id,))
     if state is RunState.running and run is not None:
-        conn.execute(
+        await db.run(
             "INSERT INTO claims (task_id, run_id, task_queue_id, worker_group, worker_id,"
             " taken_until, claimed) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE"
             " SET run_id = excluded.run_id, taken_until = excluded.taken_until,"
@@ -128,17 +133,17 @@ def sync_run_rows(conn: sqlite3.Connection, record: TaskRecord, now_ms: int) -> 
             ),
         )
     else:
-        conn.execute("DELETE FROM claims WHERE task_id = ?", (record.task_id,))
+        await db.run("DELETE FROM claims WHERE task_id = ?", (record.task_id,))
 
 
-def _count_group_activity(
-    conn: sqlite3.Connection, record: TaskRecord, delta: int, messages: list[Message]
+async def _count_group_activity(
+    db: Db, record: TaskRecord, delta: int, messages: list[Message]
 ) -> None:
-    row = conn.execute(
+    row = await db.one(
         "UPDATE task_groups SET active = active + ? WHERE task_group_id = ?"
         " RETURNING active, scheduler_id, expires, sealed",
         (delta, record.task.task_group_id),
-    ).fetchone()
+    )
     if row is not None and row[0] == 0:
         messages.append(
             group_message(Exchange.task_group_resolved, record.task.task_group_id, row[1:])
@@ -162,8 +167,8 @@ def group_message(
     )
 
 
-def _resolve_dependents(
-    conn: sqlite3.Connection, record: TaskRecord, now_ms: int, messages: list[Message]
+async def _resolve_dependents(
+    db: Db, record: TaskRecord, now_ms: int, messages: list[Message]
 ) -> None:
     """Satisfy the edges this resolution satisfies; schedule dependents left with none open.
 
@@ -171,31 +176,29 @@ def _resolve_dependents(
     dependencies (protocol.md, "Dependencies").
     """
     completed = record.state is TaskState.completed
-    rows = conn.execute(
+    rows = await db.all(
         "SELECT dependent_task_id, requires FROM dependencies"
         " WHERE required_task_id = ? AND satisfied = 0",
         (record.task_id,),
-    ).fetchall()
+    )
     for dependent_id, requires in rows:
         if dependent_id == record.task_id or not (completed or requires == "all-resolved"):
             continue
-        conn.execute(
+        await db.run(
             "UPDATE dependencies SET satisfied = 1 WHERE required_task_id = ? AND dependent_task_id = ?",
             (record.task_id, dependent_id),
         )
-        left = conn.execute(
+        left = await db.one(
             "UPDATE tasks SET unresolved_deps = unresolved_deps - 1 WHERE task_id = ?"
             " RETURNING unresolved_deps",
             (dependent_id,),
-        ).fetchone()
+        )
         if left is not None and left[0] == 0:
-            schedule_if_ready(conn, dependent_id, now_ms, messages)
+            await schedule_if_ready(db, dependent_id, now_ms, messages)
 
 
-def schedule_if_ready(
-    conn: sqlite3.Connection, task_id: str, now_ms: int, messages: list[Message]
-) -> None:
-    dependent = load_record(conn, task_id)
+async def schedule_if_ready(db: Db, task_id: str, now_ms: int, messages: list[Message]) -> None:
+    dependent = await load_record(db, task_id)
     if (
         dependent is None
         or dependent.state is not TaskState.unscheduled
@@ -204,4 +207,4 @@ def schedule_if_ready(
         return
     before = dependent.state
     messages += lifecycle.schedule(dependent, now_ms)
-    save_record(conn, dependent, before, now_ms, messages)
+    await save_record(db, dependent, before, now_ms, messages)

@@ -9,7 +9,6 @@ also for the rerun tasks they depend on. Nothing outside the subtree changes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from clients.protocol.errors import conflict
@@ -19,6 +18,7 @@ from clients.protocol.tasks import TaskStatus
 
 from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
+from .db import Db, scalar
 from .records import load_record, save_record, schedule_if_ready
 from .task_txns import _require
 
@@ -27,21 +27,21 @@ __all__ = ["rerun_subtree"]
 Authorize = Callable[[list[TaskRecord]], None]
 
 
-def _descendants(conn: sqlite3.Connection, root: str) -> list[TaskRecord]:
+async def _descendants(db: Db, root: str) -> list[TaskRecord]:
     """Every task depending on `root` directly or transitively, each once, nearest first."""
     seen, found, frontier = {root}, [], [root]
     while frontier:
-        rows = conn.execute(
+        rows = await db.all(
             "SELECT dependent_task_id FROM dependencies WHERE required_task_id IN"
             f" ({', '.join('?' * len(frontier))}) ORDER BY dependent_task_id",
             frontier,
-        ).fetchall()
+        )
         frontier = []
         for (task_id,) in rows:
             if task_id not in seen:
                 seen.add(task_id)
                 frontier.append(task_id)
-                record = load_record(conn, task_id)
+                record = await load_record(db, task_id)
                 if record is not None:
                     found.append(record)
     return found
@@ -67,42 +67,42 @@ def _check(root: TaskRecord, below: list[TaskRecord], now_ms: int) -> list[TaskR
     return reset
 
 
-def _reopen_edges(conn: sqlite3.Connection, rerun: set[str], below: list[TaskRecord]) -> None:
+async def _reopen_edges(db: Db, rerun: set[str], below: list[TaskRecord]) -> None:
     """Unsatisfy every edge from a rerun task into the subtree, keeping unresolved_deps."""
     for record in below:
         placeholders = ", ".join("?" * len(rerun))
-        cursor = conn.execute(
+        reopened = await db.run(
             "UPDATE dependencies SET satisfied = 0 WHERE dependent_task_id = ? AND satisfied = 1"
             f" AND required_task_id IN ({placeholders})",
             (record.task_id, *rerun),
         )
-        if cursor.rowcount:
-            conn.execute(
+        if reopened:
+            await db.run(
                 "UPDATE tasks SET unresolved_deps = unresolved_deps + ? WHERE task_id = ?",
-                (cursor.rowcount, record.task_id),
+                (reopened, record.task_id),
             )
 
 
-def rerun_subtree(
-    conn: sqlite3.Connection, task_id: str, now_ms: int, authorize: Authorize
+async def rerun_subtree(
+    db: Db, task_id: str, now_ms: int, authorize: Authorize
 ) -> tuple[tuple[TaskStatus, list[str]], list[Message]]:
-    root = _require(conn, task_id)
-    below = _descendants(conn, task_id)
+    root = await _require(db, task_id)
+    below = await _descendants(db, task_id)
     reset = _check(root, below, now_ms)
     authorize([root, *reset])
-    _reopen_edges(conn, {root.task_id, *(r.task_id for r in reset)}, below)
+    await _reopen_edges(db, {root.task_id, *(r.task_id for r in reset)}, below)
     messages: list[Message] = []
     for record in reset:
         before = record.state
         lifecycle.await_rerun(record, now_ms)
-        save_record(conn, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages)
     for record in reset:  # one whose edges were all satisfied elsewhere is released now
-        (left,) = conn.execute(
-            "SELECT unresolved_deps FROM tasks WHERE task_id = ?", (record.task_id,)
-        ).fetchone()
+        left = await scalar(
+            db, "SELECT unresolved_deps FROM tasks WHERE task_id = ?", (record.task_id,)
+        )
         if left == 0:
-            schedule_if_ready(conn, record.task_id, now_ms, messages)
+            await schedule_if_ready(db, record.task_id, now_ms, messages)
     before = root.state
     messages += lifecycle.rerun(root, now_ms)
-    save_record(conn, root, before, now_ms, messages)
+    await save_record(db, root, before, now_ms, messages)
     return (root.status(), [r.task_id for r in reset]), messages

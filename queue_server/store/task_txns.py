@@ -1,9 +1,8 @@
-"""Transactions on tasks and task groups, each run whole in the database thread."""
+"""Transactions on tasks and task groups, written once for both stores (db.py)."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 from clients.protocol.errors import conflict, input_error, not_found
 from clients.protocol.events import (
@@ -18,6 +17,7 @@ from clients.protocol.tasks import Task, TaskStatus
 
 from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
+from .db import Db, scalar
 from .records import (
     group_message,
     insert_record,
@@ -40,37 +40,38 @@ RESOLVED = ("completed", "failed", "exception")
 Result = tuple[TaskStatus, list[Message]]
 
 
-def create_task(
-    conn: sqlite3.Connection, task_id: str, task: Task, deadline: int, expires: int, now_ms: int
+async def create_task(
+    db: Db, task_id: str, task: Task, deadline: int, expires: int, now_ms: int
 ) -> tuple[TaskStatus, list[Message], bool]:
     """Insert the task, or answer for an identical earlier one; the bool says it was new."""
-    existing = load_record(conn, task_id)
+    existing = await load_record(db, task_id)
     if existing is not None:
         if existing.task != task:
             raise conflict(f"taskId {task_id} already used by another task")
         return existing.status(), [], False
-    _join_group(conn, task, expires)
-    unresolved = _insert_dependencies(conn, task_id, task, deadline)
+    await _join_group(db, task, expires)
+    unresolved = await _insert_dependencies(db, task_id, task, deadline)
     record = TaskRecord(task_id, task, [], task.retries, deadline)
-    insert_record(conn, record, expires, unresolved)
-    conn.execute(
+    await insert_record(db, record, expires, unresolved)
+    await db.run(
         "UPDATE task_groups SET active = active + 1 WHERE task_group_id = ?", (task.task_group_id,)
     )
     messages = [lifecycle.message(record, Exchange.task_defined)]
     if unresolved == 0:
         messages += lifecycle.schedule(record, now_ms)
-        save_record(conn, record, TaskState.unscheduled, now_ms, messages)
+        await save_record(db, record, TaskState.unscheduled, now_ms, messages)
     return record.status(), messages, True
 
 
-def _join_group(conn: sqlite3.Connection, task: Task, expires: int) -> None:
+async def _join_group(db: Db, task: Task, expires: int) -> None:
     group_expires = expires + GROUP_EXPIRES_EXTENSION_MS
-    row = conn.execute(
-        "SELECT scheduler_id, sealed, expires FROM task_groups WHERE task_group_id = ?",
+    row = await db.one(
+        "SELECT scheduler_id, sealed, expires FROM task_groups WHERE task_group_id = ?"
+        + db.dialect.for_update,
         (task.task_group_id,),
-    ).fetchone()
+    )
     if row is None:
-        conn.execute(
+        await db.run(
             "INSERT INTO task_groups (task_group_id, scheduler_id, expires, sealed, active)"
             " VALUES (?, ?, ?, NULL, 0)",
             (task.task_group_id, task.scheduler_id, group_expires),
@@ -85,13 +86,13 @@ def _join_group(conn: sqlite3.Connection, task: Task, expires: int) -> None:
     if sealed is not None:
         raise conflict(f"task group {task.task_group_id} is sealed; no task may be added")
     if group_expires > current_expires:
-        conn.execute(
+        await db.run(
             "UPDATE task_groups SET expires = ? WHERE task_group_id = ?",
             (group_expires, task.task_group_id),
         )
 
 
-def _insert_dependencies(conn: sqlite3.Connection, task_id: str, task: Task, deadline: int) -> int:
+async def _insert_dependencies(db: Db, task_id: str, task: Task, deadline: int) -> int:
     """Insert the edges; the count of those not yet satisfied. InputError for bad ones."""
     missing: list[str] = []
     expiring: list[str] = []
@@ -100,9 +101,12 @@ def _insert_dependencies(conn: sqlite3.Connection, task_id: str, task: Task, dea
         if dependency == task_id:
             edges.append((task_id, task_id, task.requires, 0))
             continue
-        row = conn.execute(
-            "SELECT state, expires FROM tasks WHERE task_id = ?", (dependency,)
-        ).fetchone()
+        # Shared lock: a dependency resolving at the same time either commits before this
+        # read or sees this edge when it looks for its dependents (PostgreSQL).
+        row = await db.one(
+            f"SELECT state, expires FROM tasks WHERE task_id = ?{db.dialect.for_share}",
+            (dependency,),
+        )
         if row is None:
             missing.append(dependency)
             continue
@@ -125,7 +129,7 @@ def _insert_dependencies(conn: sqlite3.Connection, task_id: str, task: Task, dea
             missingTaskDependencies=missing,
             expiringTaskDependencies=expiring,
         )
-    conn.executemany(
+    await db.run_many(
         "INSERT INTO dependencies (required_task_id, dependent_task_id, requires, satisfied)"
         " VALUES (?, ?, ?, ?)",
         edges,
@@ -133,127 +137,124 @@ def _insert_dependencies(conn: sqlite3.Connection, task_id: str, task: Task, dea
     return sum(1 for edge in edges if not edge[3])
 
 
-def _require(conn: sqlite3.Connection, task_id: str) -> TaskRecord:
-    record = load_record(conn, task_id)
+async def _require(db: Db, task_id: str) -> TaskRecord:
+    record = await load_record(db, task_id)
     if record is None:
         raise not_found(f"task {task_id} not found")
     return record
 
 
-def change_task(
-    conn: sqlite3.Connection,
+async def change_task(
+    db: Db,
     task_id: str,
     change: Callable[[TaskRecord], list[Message]],
     now_ms: int,
 ) -> Result:
     """Load, apply a lifecycle change, save. 404 for an unknown task."""
-    record = _require(conn, task_id)
+    record = await _require(db, task_id)
     before = record.state
     messages = change(record)
     if messages:
-        save_record(conn, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages)
     return record.status(), messages
 
 
-def change_priority(conn: sqlite3.Connection, task_id: str, new: Priority, now_ms: int) -> Result:
-    record = _require(conn, task_id)
+async def change_priority(db: Db, task_id: str, new: Priority, now_ms: int) -> Result:
+    record = await _require(db, task_id)
     before = record.state
     old = lifecycle.change_priority(record, new, now_ms)
     messages: list[Message] = []
-    save_record(conn, record, before, now_ms, messages)
+    await save_record(db, record, before, now_ms, messages)
     body = TaskPriorityChanged(status=record.status(), old_priority=old, new_priority=new)
     messages.append(lifecycle.message(record, Exchange.task_priority_changed))
     messages[-1].body = body
     return record.status(), messages
 
 
-def resolve_run(
-    conn: sqlite3.Connection,
+async def resolve_run(
+    db: Db,
     task_id: str,
     run_id: int,
     state: RunState,
     reason: ReasonResolved,
     now_ms: int,
 ) -> Result:
-    record = _require(conn, task_id)
+    record = await _require(db, task_id)
     if not 0 <= run_id < len(record.runs):
         raise not_found(f"run {run_id} of task {task_id} not found")
-    return change_task(
-        conn, task_id, lambda r: lifecycle.resolve(r, run_id, state, reason, now_ms), now_ms
+    return await change_task(
+        db, task_id, lambda r: lifecycle.resolve(r, run_id, state, reason, now_ms), now_ms
     )
 
 
-def group_row(conn: sqlite3.Connection, task_group_id: str) -> tuple[str, int, int | None]:
-    row = conn.execute(
+async def group_row(db: Db, task_group_id: str) -> tuple[str, int, int | None]:
+    row = await db.one(
         "SELECT scheduler_id, expires, sealed FROM task_groups WHERE task_group_id = ?",
         (task_group_id,),
-    ).fetchone()
+    )
     if row is None:
         raise not_found(f"task group {task_group_id} not found")
-    return row  # type: ignore[no-any-return]
+    return row
 
 
-def seal_task_group(
-    conn: sqlite3.Connection, task_group_id: str, now_ms: int
+async def seal_task_group(
+    db: Db, task_group_id: str, now_ms: int
 ) -> tuple[tuple[str, int, int | None], list[Message]]:
-    scheduler_id, expires, sealed = group_row(conn, task_group_id)
-    if sealed is None:
-        sealed = now_ms
-        conn.execute(
-            "UPDATE task_groups SET sealed = ? WHERE task_group_id = ?", (sealed, task_group_id)
-        )
-    row = (scheduler_id, expires, sealed)
+    await group_row(db, task_group_id)
+    await db.run(
+        "UPDATE task_groups SET sealed = ? WHERE task_group_id = ? AND sealed IS NULL",
+        (now_ms, task_group_id),
+    )
+    row = await group_row(db, task_group_id)
     return row, [group_message(Exchange.task_group_sealed, task_group_id, row)]
 
 
-def _active_records(conn: sqlite3.Connection, task_group_id: str) -> Iterator[TaskRecord]:
+async def _active_records(db: Db, task_group_id: str) -> AsyncIterator[TaskRecord]:
     """The group's unresolved tasks, each loaded just before it is used: changing one may
     schedule another (an all-resolved dependent), so no record is read ahead of time."""
-    ids = conn.execute(
+    ids = await db.all(
         "SELECT task_id FROM tasks WHERE task_group_id = ?"
         " AND state IN ('unscheduled', 'pending', 'running') ORDER BY task_id",
         (task_group_id,),
-    ).fetchall()
+    )
     for (task_id,) in ids:
-        record = load_record(conn, task_id)
+        record = await load_record(db, task_id)
         if record is not None and record.active:
             yield record
 
 
-def cancel_task_group(
-    conn: sqlite3.Connection, task_group_id: str, now_ms: int
+async def cancel_task_group(
+    db: Db, task_group_id: str, now_ms: int
 ) -> tuple[int, list[str], list[Message]]:
     """Cancel every unresolved task of a sealed group: (group size, canceled ids, messages)."""
-    _scheduler_id, _expires, sealed = group_row(conn, task_group_id)
+    _scheduler_id, _expires, sealed = await group_row(db, task_group_id)
     if sealed is None:
         raise conflict(f"task group {task_group_id} must be sealed before it can be canceled")
     messages: list[Message] = []
     canceled: list[str] = []
-    for record in _active_records(conn, task_group_id):
+    async for record in _active_records(db, task_group_id):
         if now_ms >= record.deadline_ms:
             continue
         before = record.state
         messages += lifecycle.cancel(record, now_ms)
-        save_record(conn, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages)
         canceled.append(record.task_id)
-    (size,) = conn.execute(
-        "SELECT count(*) FROM tasks WHERE task_group_id = ?", (task_group_id,)
-    ).fetchone()
+    size = await scalar(db, "SELECT count(*) FROM tasks WHERE task_group_id = ?", (task_group_id,))
     return size, canceled, messages
 
 
-def change_group_priority(
-    conn: sqlite3.Connection, task_group_id: str, new: Priority, now_ms: int
+async def change_group_priority(
+    db: Db, task_group_id: str, new: Priority, now_ms: int
 ) -> tuple[str, list[str], list[Message]]:
-    scheduler_id, _expires, _sealed = group_row(conn, task_group_id)
+    scheduler_id, _expires, _sealed = await group_row(db, task_group_id)
     messages: list[Message] = []
     changed: list[str] = []
-    for record in _active_records(conn, task_group_id):
+    async for record in _active_records(db, task_group_id):
         if now_ms >= record.deadline_ms or record.task.priority is new:
             continue
         before = record.state
         old = lifecycle.change_priority(record, new, now_ms)
-        save_record(conn, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages)
         note = lifecycle.message(record, Exchange.task_priority_changed)
         note.body = TaskPriorityChanged(status=record.status(), old_priority=old, new_priority=new)
         messages.append(note)
@@ -274,32 +275,38 @@ def change_group_priority(
     return scheduler_id, changed, messages
 
 
-def resolve_due(conn: sqlite3.Connection, now_ms: int, limit: int) -> tuple[int, list[Message]]:
-    """Resolve expired claims and passed deadlines, up to `limit` of each (protocol.md)."""
+async def resolve_due(db: Db, now_ms: int, limit: int) -> tuple[int, list[Message]]:
+    """Resolve expired claims and passed deadlines, up to `limit` of each (protocol.md).
+
+    Several replicas may run this at once: each locks the rows it takes and skips those
+    another holds, so every expired claim and passed deadline is resolved once.
+    """
     messages: list[Message] = []
-    expired = conn.execute(
-        "SELECT task_id, run_id FROM claims WHERE taken_until <= ? ORDER BY taken_until LIMIT ?",
+    expired = await db.all(
+        "SELECT c.task_id, c.run_id FROM claims c JOIN tasks t ON t.task_id = c.task_id"
+        " WHERE c.taken_until <= ? ORDER BY c.taken_until LIMIT ?"
+        + db.dialect.lock_skipping("c", "t"),
         (now_ms, limit),
-    ).fetchall()
+    )
     for task_id, run_id in expired:
-        record = load_record(conn, task_id)
+        record = await load_record(db, task_id)
         if record is None:
             continue
         before = record.state
         messages += lifecycle.resolve(
             record, run_id, RunState.exception, ReasonResolved.claim_expired, now_ms
         )
-        save_record(conn, record, before, now_ms, messages)
-    overdue = conn.execute(
+        await save_record(db, record, before, now_ms, messages)
+    overdue = await db.all(
         "SELECT task_id FROM tasks WHERE deadline <= ? AND state IN ('unscheduled', 'pending', 'running')"
-        " ORDER BY deadline LIMIT ?",
+        " ORDER BY deadline LIMIT ?" + db.dialect.lock_skipping("tasks"),
         (now_ms, limit),
-    ).fetchall()
+    )
     for (task_id,) in overdue:
-        record = load_record(conn, task_id)
+        record = await load_record(db, task_id)
         if record is None:
             continue
         before = record.state
         messages += lifecycle.deadline_exceeded(record, now_ms)
-        save_record(conn, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages)
     return len(expired) + len(overdue), messages

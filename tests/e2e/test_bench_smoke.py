@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.postgres import POSTGRES_URL, require, require_nginx
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = (
     "lifecycle throughput",
@@ -51,3 +55,23 @@ def test_bench_smoke_prints_every_figure() -> None:
         assert figure in rows, done.stdout
         median = rows[figure].split()[-3]
         assert float(median.replace(",", "")) > 0, rows[figure]
+
+
+@pytest.mark.postgres
+def test_bench_smoke_on_postgres_prints_the_queue_figures_for_one_and_three_replicas() -> None:
+    require()
+    require_nginx()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--no-docker", "--postgres", POSTGRES_URL],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    for label in ("", ", postgres x1", ", postgres x3 + nginx"):
+        for figure in ("lifecycle throughput", "claim latency p50", "claim latency p99"):
+            assert figure + label in rows, done.stdout
+            median = rows[figure + label].split()[-3]
+            assert float(median.replace(",", "")) > 0, rows[figure + label]

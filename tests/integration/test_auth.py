@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import stat
 from pathlib import Path
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
@@ -18,6 +19,7 @@ from taskcluster.exceptions import TaskclusterAuthFailure, TaskclusterRestFailur
 
 from tests.conftest import RunningQueue, start_queue, stop_queue
 from tests.helpers import task_definition
+from tests.postgres import admin
 
 
 def in_a_year() -> str:
@@ -168,10 +170,26 @@ def test_client_management_round_trip(queue: RunningQueue) -> None:
     assert info.value.status_code == 404
 
 
+def everything_stored(queue: RunningQueue) -> bytes:
+    """Every byte of the SQLite files, or every row of every table of the PostgreSQL schema."""
+    url = queue.settings.database_url
+    if url is None:
+        database = queue.settings.database_path
+        return b"".join(p.read_bytes() for p in database.parent.glob("queue.sqlite3*"))
+    schema = unquote(url.rpartition("search_path=")[2])
+    tables = admin("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+    assert tables
+    rows = [
+        row[0]
+        for (table,) in tables
+        for row in admin(f'SELECT t::text FROM "{schema}"."{table}" t')
+    ]
+    return "\n".join(rows).encode()
+
+
 def test_access_tokens_are_not_stored_in_the_database(queue: RunningQueue) -> None:
     creds = make_client(queue, "secretive", [])
-    database = queue.settings.database_path
-    stored = b"".join(p.read_bytes() for p in database.parent.glob("queue.sqlite3*"))
+    stored = everything_stored(queue)
     assert creds["accessToken"].encode() not in stored
     assert b"secretive" in stored
 

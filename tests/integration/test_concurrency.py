@@ -22,9 +22,9 @@ QUEUE_ID = "prov/race"
 
 
 @pytest.fixture
-def fast_queue(tmp_path: Path) -> Iterator[RunningQueue]:
+def fast_queue(tmp_path: Path, database_url: str | None) -> Iterator[RunningQueue]:
     """A queue whose claimWork gives up after 1 s, so an idle claimer returns quickly."""
-    running, thread = start_queue(queue_settings(tmp_path, claim_wait_s=1.0))
+    running, thread = start_queue(queue_settings(tmp_path, database_url, claim_wait_s=1.0))
     try:
         yield running
     finally:

@@ -1,10 +1,9 @@
-"""The SQLite store against a real database file: its invariants and the cost of resolving
-dependencies, counted in SQL statements (not timed)."""
+"""Each store against its real database (a SQLite file; a PostgreSQL schema of its own): its
+invariants and the cost of resolving dependencies, counted in SQL statements (not timed)."""
 
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,24 @@ from clients.protocol.states import ReasonResolved, RunState
 from clients.protocol.tasks import CreateTaskRequest, RunInfo, Task
 from queue_server.bus import Bus
 from queue_server.core.taskdef import normalize_task
+from queue_server.store.db import Db, scalar
+from queue_server.store.postgres import PostgresStore
 from queue_server.store.sqlite import SQLiteStore
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
 
 
+Store = SQLiteStore | PostgresStore
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "q.sqlite3", Bus())
+async def store(tmp_path: Path, database_url: str | None) -> AsyncIterator[Store]:
+    opened: Store
+    if database_url is None:
+        opened = await SQLiteStore.open(tmp_path / "q.sqlite3", Bus())
+    else:
+        opened = await PostgresStore.open(database_url, Bus(), pool_size=2)
     yield opened
     await opened.close()
 
@@ -53,16 +61,16 @@ def definition(
     return task, times.deadline, times.expires
 
 
-async def create(store: SQLiteStore, task_id: str, **kwargs: Any) -> None:
+async def create(store: Store, task_id: str, **kwargs: Any) -> None:
     task, deadline, expires = definition(task_id, **kwargs)
     await store.create_task(task_id, task, deadline, expires, NOW)
 
 
-def check_invariants(conn: sqlite3.Connection) -> None:
+async def check_invariants(db: Db) -> None:
     runs = msgspec.json.Decoder(list[RunInfo])
-    pending_rows = {r[0]: r[1] for r in conn.execute("SELECT task_id, run_id FROM pending")}
-    claim_rows = {r[0]: r[1] for r in conn.execute("SELECT task_id, run_id FROM claims")}
-    for task_id, raw, state, unresolved in conn.execute(
+    pending_rows = {r[0]: r[1] for r in await db.all("SELECT task_id, run_id FROM pending")}
+    claim_rows = {r[0]: r[1] for r in await db.all("SELECT task_id, run_id FROM claims")}
+    for task_id, raw, state, unresolved in await db.all(
         "SELECT task_id, runs, state, unresolved_deps FROM tasks"
     ):
         last = runs.decode(raw)[-1] if runs.decode(raw) else None
@@ -73,20 +81,22 @@ def check_invariants(conn: sqlite3.Connection) -> None:
         if is_pending:
             assert pending_rows[task_id] == last.run_id  # type: ignore[union-attr]
         assert state == (last.state.value if last else "unscheduled")
-        (open_edges,) = conn.execute(
+        open_edges = await scalar(
+            db,
             "SELECT count(*) FROM dependencies WHERE dependent_task_id = ? AND satisfied = 0",
             (task_id,),
-        ).fetchone()
+        )
         assert unresolved == open_edges, task_id
-    for group_id, active in conn.execute("SELECT task_group_id, active FROM task_groups"):
-        (counted,) = conn.execute(
+    for group_id, active in await db.all("SELECT task_group_id, active FROM task_groups"):
+        counted = await scalar(
+            db,
             "SELECT count(*) FROM tasks WHERE task_group_id = ? AND state IN ('unscheduled','pending','running')",
             (group_id,),
-        ).fetchone()
+        )
         assert active == counted, group_id
 
 
-async def test_invariants_hold_through_random_operations(store: SQLiteStore) -> None:
+async def test_invariants_hold_through_random_operations(store: Store) -> None:
     rng = random.Random(7)
     group = new_slugid()
     ids: list[str] = []
@@ -108,7 +118,7 @@ async def test_invariants_hold_through_random_operations(store: SQLiteStore) -> 
                 await store.claim_work("p/w", "g", "w", rng.randint(1, 4), NOW, NOW + HOUR)
             elif choice < 0.8:
                 claimed = await store._read(
-                    lambda c: c.execute("SELECT task_id, run_id FROM claims").fetchall()
+                    lambda db: db.all("SELECT task_id, run_id FROM claims ORDER BY task_id")
                 )
                 if claimed:
                     task_id, run_id = rng.choice(claimed)
@@ -133,15 +143,13 @@ async def test_invariants_hold_through_random_operations(store: SQLiteStore) -> 
         await store._read(check_invariants)
 
 
-async def count_statements(store: SQLiteStore, work: Any) -> int:
-    statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)
+async def count_statements(store: Store, work: Any) -> int:
+    before = store.statements
     await work()
-    await store._db.set_trace_callback(None)
-    return len(statements)
+    return store.statements - before
 
 
-async def resolve(store: SQLiteStore, task_id: str) -> None:
+async def resolve(store: Store, task_id: str) -> None:
     claims = await store.claim_work("p/w", "g", "w", 1, NOW, NOW + HOUR)
     assert [c.status.task_id for c in claims] == [task_id]
     await store.resolve_run(task_id, 0, RunState.completed, ReasonResolved.completed, NOW)
@@ -149,7 +157,7 @@ async def resolve(store: SQLiteStore, task_id: str) -> None:
 
 @pytest.mark.parametrize("fan_out", [100, 1000])
 async def test_resolving_a_task_costs_statements_in_proportion_to_its_dependents(
-    store: SQLiteStore, fan_out: int
+    store: Store, fan_out: int
 ) -> None:
     root = new_slugid()
     await create(store, root)
@@ -164,7 +172,7 @@ async def test_resolving_a_task_costs_statements_in_proportion_to_its_dependents
 
 
 async def test_the_last_of_many_dependencies_costs_the_same_as_the_first(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     required = [new_slugid() for _ in range(1000)]
     for task_id in required:
@@ -180,7 +188,7 @@ async def test_the_last_of_many_dependencies_costs_the_same_as_the_first(
     assert last <= first + 10, (first, last)
 
 
-async def test_expired_tasks_and_their_rows_are_swept(store: SQLiteStore) -> None:
+async def test_expired_tasks_and_their_rows_are_swept(store: Store) -> None:
     required, dependent = new_slugid(), new_slugid()
     await create(store, required)
     await create(store, dependent, dependencies=[required])
@@ -191,17 +199,15 @@ async def test_expired_tasks_and_their_rows_are_swept(store: SQLiteStore) -> Non
     await store.resolve_due(expires + 1, 100)
     assert await store.expire(expires + 1, 100) == 2
     assert await store.get_record(required) is None
-    leftovers = await store._read(
-        lambda c: [
-            c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("pending", "claims", "dependencies", "tasks")
-        ]
-    )
+    leftovers = [
+        await store._read(lambda db, t=table: scalar(db, f"SELECT count(*) FROM {t}"))
+        for table in ("pending", "claims", "dependencies", "tasks")
+    ]
     assert leftovers == [0, 0, 0, 0]
 
 
 async def test_claim_work_resolves_runs_past_their_deadline_and_claims_the_next(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     doomed = new_slugid()
     await create(store, doomed)

@@ -1,9 +1,8 @@
-"""The artifact and object half of SQLiteStore: each method one transaction (artifact_txns)."""
+"""The artifact and object half of the shared store: each method one transaction
+(artifact_txns), run by the backend (sql.py)."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from clients.protocol.events import Message
@@ -12,28 +11,29 @@ from ..core.artifacts import ArtifactRow, CreatedArtifact
 from ..core.objects import ObjectRow, StoredBlob
 from ..core.pages import Page
 from . import artifact_txns as txns
+from .db import Db, Txn
 
-__all__ = ["SQLiteArtifacts"]
+__all__ = ["ArtifactMethods"]
 
 T = TypeVar("T")
 
 
-def _quiet(fn: Callable[..., T]) -> Callable[..., tuple[T, list[Message]]]:
+def quiet(fn: Txn[T]) -> Txn[tuple[T, list[Message]]]:
     """A transaction that publishes nothing."""
 
-    def txn(conn: sqlite3.Connection, *args: Any) -> tuple[T, list[Message]]:
-        return fn(conn, *args), []
+    async def txn(db: Db, *args: Any) -> tuple[T, list[Message]]:
+        return await fn(db, *args), []
 
     return txn
 
 
-class SQLiteArtifacts:
-    """Mixed into SQLiteStore, which provides `_read` and `_write`."""
+class ArtifactMethods:
+    """Mixed into SqlStore, which provides `_read` and `_write`."""
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _read(self, fn: Txn[T], *args: Any) -> T:
         raise NotImplementedError
 
-    async def _write(self, fn: Callable[..., tuple[T, list[Message]]], *args: Any) -> T:
+    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
         raise NotImplementedError
 
     async def create_artifact(
@@ -53,27 +53,27 @@ class SQLiteArtifacts:
         return await self._read(txns.list_artifacts, task_id, run_id, page)
 
     async def create_upload(self, proposed: ObjectRow, negotiated: bool, now_ms: int) -> ObjectRow:
-        return await self._write(_quiet(txns.create_upload), proposed, negotiated, now_ms)
+        return await self._write(quiet(txns.create_upload), proposed, negotiated, now_ms)
 
     async def get_object(self, name: str) -> ObjectRow | None:
         return await self._read(txns.get_object, name)
 
     async def begin_blob(self, key: str, delete_after_ms: int) -> None:
-        await self._write(_quiet(txns.begin_blob), key, delete_after_ms)
+        await self._write(quiet(txns.begin_blob), key, delete_after_ms)
 
     async def attach_blob(self, name: str, upload_id: str, blob: StoredBlob, now_ms: int) -> bool:
-        return await self._write(_quiet(txns.attach_blob), name, upload_id, blob, now_ms)
+        return await self._write(quiet(txns.attach_blob), name, upload_id, blob, now_ms)
 
     async def finish_upload(
         self, name: str, project_id: str, upload_id: str, hashes: dict[str, str]
     ) -> bool:
-        return await self._write(_quiet(txns.finish_upload), name, project_id, upload_id, hashes)
+        return await self._write(quiet(txns.finish_upload), name, project_id, upload_id, hashes)
 
     async def expire_artifacts(self, now_ms: int, limit: int) -> int:
-        return await self._write(_quiet(txns.expire_artifacts), now_ms, limit)
+        return await self._write(quiet(txns.expire_artifacts), now_ms, limit)
 
     async def due_blobs(self, now_ms: int, limit: int) -> list[str]:
         return await self._read(txns.due_blobs, now_ms, limit)
 
     async def forget_blobs(self, keys: list[str]) -> None:
-        await self._write(_quiet(txns.forget_blobs), keys)
+        await self._write(quiet(txns.forget_blobs), keys)
