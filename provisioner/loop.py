@@ -96,13 +96,15 @@ class Provisioner:
     async def run_once(self) -> None:
         offset = 0
         while pools := await self.store.list_pools(offset, 100):
-            for pool in pools:
+            for pool in pools:  # one pool's trouble (a queue error, a bug) spares the others
                 try:
                     await self.pass_over(pool)
                 except ClientError as error:
                     log.warning(
                         "pool_pass_failed", extra={"reason": f"{pool.worker_pool_id}: {error}"}
                     )
+                except Exception:
+                    log.exception("pool_pass_crashed", extra={"reason": pool.worker_pool_id})
             offset += len(pools)
         await self.store.delete_expired_workers(self.fleet.now_ms())
 

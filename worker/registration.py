@@ -43,9 +43,10 @@ def _credentials(given: WorkerCredentials) -> hawk.Credentials:
 
 
 def reregister_at_s(expires_s: float, now_s: float) -> float:
-    """When to reregister (pure): with a quarter of the lifetime left, at least 30 s early."""
+    """When to reregister (pure): with a quarter of the lifetime left, at least 30 s early,
+    but never before half of it has passed (short lifetimes)."""
     left = expires_s - now_s
-    return now_s + max(0.0, left - max(30.0, left / 4))
+    return now_s + max(0.0, left - min(max(30.0, left / 4), left / 2))
 
 
 async def register(settings: Settings) -> tuple[Registration, Settings]:

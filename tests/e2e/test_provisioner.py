@@ -276,3 +276,74 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return status != "Z"
+
+
+# A "worker" that registers with its one-time secret, then never claims (a hung worker).
+SILENT_WORKER = """
+import asyncio, os, time
+from clients.client import Options, WorkerManager
+
+async def main():
+    async with WorkerManager(Options(os.environ["INFRAX_WORKER_PROVISIONER_URL"])) as manager:
+        await manager.register_worker({
+            "workerPoolId": os.environ["INFRAX_WORKER_TASK_QUEUE_ID"],
+            "providerId": os.environ["INFRAX_WORKER_PROVIDER_ID"],
+            "workerGroup": os.environ["INFRAX_WORKER_WORKER_GROUP"],
+            "workerId": os.environ["INFRAX_WORKER_WORKER_ID"],
+            "workerIdentityProof": {"staticSecret": os.environ["INFRAX_WORKER_REGISTRATION_SECRET"]},
+        })
+    print("registered; now silent", flush=True)
+    time.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "lifecycle", "kind"),
+    [
+        (["sleep", "600"], {"registrationTimeout": 2}, "registration-timeout"),
+        ([sys.executable, "-c", SILENT_WORKER], {"queueInactivityTimeout": 3}, None),
+    ],
+    ids=["never-registers", "never-claims"],
+)
+def test_workers_that_never_register_or_stop_claiming_are_removed(
+    system: System, command: list[str], lifecycle: dict[str, int], kind: str | None
+) -> None:
+    pool_id = "e2e-lifecycle/process"
+    config = {
+        "minCapacity": 1,
+        "maxCapacity": 1,
+        "lifecycle": lifecycle,
+        "launchConfigs": [{"command": command}],
+    }
+    system.create_pool(pool_id, "process", config)
+    first = wait_for(lambda: next(iter(system.workers(pool_id)), None), what="a worker")
+
+    def stopped() -> dict[str, Any] | None:
+        found = system.manager().worker(pool_id, first["workerGroup"], first["workerId"])
+        return found if found["state"] == "stopped" else None
+
+    wait_for(stopped, timeout=120, what="the worker to be removed and gone")
+    errors = system.manager().listWorkerPoolErrors(pool_id)["workerPoolErrors"]
+    if kind is None:  # it had registered: removing it is no failed start
+        assert errors == []
+    else:
+        assert [e["kind"] for e in errors][-1:] == [kind]
+
+
+def test_launched_workers_reregister_before_their_credentials_lapse(system: System) -> None:
+    pool_id = "e2e-rereg/process"
+    config = {"minCapacity": 1, "maxCapacity": 1, "lifecycle": {"reregistrationTimeout": 4}}
+    system.create_pool(pool_id, "process", config)
+    [worker] = wait_for(
+        lambda: [w for w in system.live(pool_id) if w["state"] == "running"] or None
+    )
+    log = system.tmp / "provisioner" / "workers" / f"{worker['workerId']}.log"
+    wait_for(
+        lambda: True if log.read_text().count("reregistered") >= 3 else None, what="three renewals"
+    )
+    task_ids = system.create_tasks(pool_id, "true", 1)  # claimed with the latest credentials
+    wait_for(lambda: _resolved(system, task_ids), what="the task")
+    assert system.runs(task_ids[0])[0]["workerId"] == worker["workerId"]
+    assert [w["workerId"] for w in system.live(pool_id)] == [worker["workerId"]]

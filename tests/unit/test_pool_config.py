@@ -164,10 +164,13 @@ def test_registration_needs_both_the_provisioner_and_the_secret() -> None:
     assert _settings(registration_secret="s", provisioner_url="http://x").provider_id == "static"
 
 
-def test_workers_reregister_with_a_quarter_of_their_lifetime_left_at_least_30_s_early() -> None:
+def test_workers_reregister_with_a_quarter_of_their_lifetime_left_at_least_30_s_early_or_halfway() -> (
+    None
+):
     assert reregister_at_s(1000.0, 0.0) == 750.0
     assert reregister_at_s(100.0, 0.0) == 70.0
-    assert reregister_at_s(10.0, 0.0) == 0.0
+    assert reregister_at_s(10.0, 0.0) == 5.0
+    assert reregister_at_s(-1.0, 0.0) == 0.0
 
 
 def test_process_launch_configs_refuse_unknown_fields(tmp_path: Path) -> None:
