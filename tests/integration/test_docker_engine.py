@@ -138,3 +138,17 @@ async def test_artifacts_are_fetched_from_the_stopped_container(
     ]
     assert missing.value.reason == "file-missing-on-worker"
     assert wrong_kind.value.reason == "invalid-resource-on-worker"
+
+
+async def test_the_memory_limit_holds_and_an_out_of_memory_kill_is_explained(
+    engine: DockerEngine, busybox_image: str, tmp_path: Path
+) -> None:
+    script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"
+    log = TaskLog(tmp_path / "log")
+    async with engine.execute(_launch(busybox_image, script), log) as run:
+        code = await run.wait()
+    log.close()
+    text = (tmp_path / "log").read_text()
+    assert code != 0
+    assert "survived" not in text
+    assert "the container ran out of memory (limit 64 MiB)" in text

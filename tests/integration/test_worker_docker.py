@@ -3,16 +3,19 @@ resource figures, scopes for caches."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
-from aiohttp import web
 
 from tests.conftest import RunningQueue
+from tests.registry import Registry, running_registry
 from tests.workers import (
     artifact_bytes,
     create,
@@ -96,32 +99,51 @@ async def test_docker_save_uploads_a_loadable_image_of_the_finished_container(
 
 
 @pytest.fixture
-async def registry() -> AsyncIterator[str]:
-    """A registry on 127.0.0.1 that has no image at all (the engine pulls from it over HTTP)."""
+async def registry() -> AsyncIterator[Registry]:
+    async with running_registry() as running:
+        yield running
 
-    async def base(request: web.Request) -> web.Response:
-        return web.json_response({})
 
-    async def manifest(request: web.Request) -> web.Response:
-        errors = [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": {}}]
-        return web.json_response({"errors": errors}, status=404)
-
-    app = web.Application()
-    app.router.add_get("/v2/", base)
-    app.router.add_route("*", "/v2/{name:.+}/manifests/{reference}", manifest)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+async def test_a_missing_image_is_pulled_with_progress_in_the_log(
+    queue: RunningQueue,
+    tmp_path: Path,
+    busybox_image: str,
+    registry: Registry,
+    docker_client: docker.DockerClient,
+) -> None:
+    tag = uuid.uuid4().hex[:12]
+    # An image with a layer of its own, so that the pull has something to download.
+    container = docker_client.containers.create(busybox_image, ["sh", "-c", f"echo {tag} > /tag"])
+    container.start()
+    container.wait()
+    local = container.commit("infrax-test/to-publish", tag)
+    container.remove()
+    reference = await asyncio.to_thread(
+        registry.publish, docker_client, local.id, "infrax-test/pulled", tag
+    )
+    docker_client.images.remove(local.id, force=True)
+    settings = worker_settings(queue, tmp_path, "docker")
+    try:
+        async with running_worker(settings):
+            task_id = await create(queue, "docker", docker_payload(reference, "echo from-pulled"))
+            message = await resolution(queue, task_id)
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(reference, force=True)
+    assert outcome(message) == ("completed", "completed")
+    log = task_log(settings, task_id)
+    assert f"pulling image {reference}" in log
+    assert "Pull complete" in log
+    assert "Downloaded newer image" in log
+    assert f"pulled image {reference}" in log
+    assert "\nfrom-pulled\n" in log
 
 
 async def test_an_image_that_does_not_exist_is_a_malformed_payload(
-    queue: RunningQueue, tmp_path: Path, busybox_image: str, registry: str
+    queue: RunningQueue, tmp_path: Path, busybox_image: str, registry: Registry
 ) -> None:
     settings = worker_settings(queue, tmp_path, "docker")
-    missing = f"{registry}/nobody/nothing:1"
+    missing = f"{registry.host}/nobody/nothing:1"
     async with running_worker(settings):
         task_id = await create(queue, "docker", docker_payload(missing, "true"))
         message = await resolution(queue, task_id)

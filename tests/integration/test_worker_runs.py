@@ -6,6 +6,7 @@ Every scenario runs on the Docker engine (the local busybox image) and on the pr
 from __future__ import annotations
 
 import asyncio
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -284,3 +285,18 @@ async def test_the_worker_records_its_host_in_its_worker_record(
     )
     assert record.host.memory_bytes == psutil.virtual_memory().total
     assert 0 < record.host.disk_free_bytes <= record.host.disk_total_bytes
+
+
+async def test_resource_use_is_uploaded_as_resources_json(
+    queue: RunningQueue, tmp_path: Path, engine: str, image: str
+) -> None:
+    settings = worker_settings(queue, tmp_path, engine, sample_interval_s=0.2)
+    script = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 2"
+    async with running_worker(settings):
+        task_id = await create(queue, engine, payload(engine, image, script))
+        await resolution(queue, task_id)
+    document = json.loads(artifact_bytes(settings, task_id, 0, "public/logs/resources.json"))
+    assert document["samples"]
+    assert document["peakMemoryBytes"] > 0
+    assert document["cpuSeconds"] == max(s["cpuSeconds"] for s in document["samples"])
+    assert "resources: CPU" in task_log(settings, task_id)
