@@ -2,8 +2,9 @@
 
 50 workers (claim/report loops over HTTP, through nginx) run 5,000 tasks while one replica is
 killed with SIGKILL: every task runs exactly once and ends completed; the runs the killed
-replica had claimed but never delivered come back after their claim expires. And a worker
-waiting in claimWork on one replica is answered when a task is created through another.
+replica had claimed but never delivered come back after their claim expires. A worker
+waiting in claimWork on one replica is answered when a task is created through another, and
+an event-stream subscriber of one replica receives the messages of another.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from bench.client import QueueClient, session, task_definition
 from bench.cluster import Cluster, running_cluster
 from bench.postgres import fresh_schema
 from bench.server import BenchError
+from clients import hawk
+from clients.client import Options, Queue, credentials_of
+from clients.protocol.events import Exchange, TaskMessage
 from clients.protocol.ids import new_slugid
+from clients.protocol.stream import Binding
+from tests import helpers
 from tests.postgres import POSTGRES_URL, require, require_nginx
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -38,7 +44,14 @@ PER_CLAIM = 4
 KILL_AFTER_COMPLETED = 1500
 CLAIM_TIMEOUT_S = 20  # the runs claimed on the killed replica and never delivered return then
 WAIT_S = 300.0  # bounds a hang; the run takes a fraction of it
+EVENT_WAIT_S = 30.0  # bounds a hang; a message arrives in milliseconds
 TRANSIENT = (BenchError, aiohttp.ClientError, TimeoutError)
+STREAMED = (
+    Exchange.task_defined,
+    Exchange.task_pending,
+    Exchange.task_running,
+    Exchange.task_completed,
+)
 
 
 @asynccontextmanager
@@ -196,3 +209,28 @@ async def test_a_worker_waiting_on_one_replica_gets_a_task_created_through_anoth
             # Woken, not timed out: a long poll that ran out would have answered empty.
             assert answered_s < 15, answered_s
             await waiter.report_completed(claims[0])
+
+
+async def test_an_event_stream_on_one_replica_carries_what_another_committed(
+    quiet_cluster: Cluster,
+) -> None:
+    listening_on, creating_on = quiet_cluster.replicas[0], quiet_cluster.replicas[2]
+    root = hawk.Credentials("root", quiet_cluster.root_access_token)
+    async with (
+        Queue(Options(listening_on.root_url, root)) as listening,
+        Queue(Options(creating_on.root_url, root)) as creating,
+    ):
+        task_id = new_slugid()
+        bindings = [Binding.for_task(exchange, task_id) for exchange in STREAMED]
+        async with listening.events(bindings) as stream:
+            await creating.create_task(task_id, helpers.task_definition("e2e/stream"))
+            claim = (
+                await creating.claim_work("e2e/stream", worker_group="g", worker_id="w")
+            ).tasks[0]
+            worker = creating.with_credentials(credentials_of(claim.credentials))
+            await worker.report_completed(task_id, claim.run_id)
+            seen = [await asyncio.wait_for(anext(stream), EVENT_WAIT_S) for _ in STREAMED]
+    assert [event.exchange for event in seen] == [e.value for e in STREAMED]
+    for event in seen:
+        assert isinstance(event.body, TaskMessage)
+        assert event.body.status.task_id == task_id
