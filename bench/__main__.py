@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .artifacts import TransferRound, run_transfer_round
+from .events import amqp_available, event_figures
 from .lifecycle import LifecycleSizes
 from .livelog import LivelogRound, run_livelog_round
 from .postgres import DEFAULT_URL
@@ -41,6 +42,7 @@ class Plan:
     artifact_bytes: int
     docker_samples: int  # 0: no Docker figures
     postgres_url: str | None = None  # also the queue figures on PostgreSQL (bench/stores.py)
+    amqp: bool = True  # the AMQP outbox figures (skipped when no RabbitMQ answers)
     log_lines: int = 40  # live-log latency samples per round and path
 
     @property
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "--log-lines", type=int, help="live-log latency samples per round and path [500; 40]"
     )
     parser.add_argument("--no-docker", action="store_true", help="skip the Docker figures")
+    parser.add_argument("--no-amqp", action="store_true", help="skip the AMQP outbox figures")
     parser.add_argument(
         "--postgres",
         nargs="?",
@@ -92,8 +95,9 @@ def plan_from(argv: Sequence[str]) -> Plan:
     docker_samples = 0 if args.no_docker else args.docker_samples or (3 if args.smoke else 20)
     log_lines = args.log_lines or (40 if args.smoke else 500)
     return Plan(
-        rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, args.postgres, log_lines
-    )
+        rounds, lifecycle, samples, artifact_mib * MIB, docker_samples, args.postgres,
+        not args.no_amqp, log_lines,
+    )  # fmt: skip
 
 
 def _transfer_figures(rounds: Sequence[TransferRound]) -> list[Figure]:
@@ -138,6 +142,7 @@ async def run(plan: Plan) -> list[Figure]:
     queue = await queue_figures(
         plan.rounds, plan.lifecycle, plan.latency_samples, plan.postgres_url
     )
+    events = await event_figures(plan.rounds, plan.lifecycle, plan.latency_samples, plan.amqp)
     transfers = [await run_transfer_round(plan.artifact_bytes) for _ in range(plan.rounds)]
     workers = [await run_worker_round(plan.docker_samples) for _ in range(plan.worker_rounds)]
     livelog = {
@@ -146,6 +151,7 @@ async def run(plan: Plan) -> list[Figure]:
     }
     return [
         *queue,
+        *events,
         *_transfer_figures(transfers),
         *_worker_figures(workers),
         *_livelog_figures(livelog),
@@ -157,6 +163,9 @@ def main(argv: Sequence[str]) -> int:
     if plan.docker_samples and not docker_available():
         print("bench: no Docker engine answers: the Docker figures are skipped", file=sys.stderr)
         plan = replace(plan, docker_samples=0)
+    if plan.amqp and not asyncio.run(amqp_available()):
+        print("bench: no RabbitMQ answers: the AMQP figures are skipped", file=sys.stderr)
+        plan = replace(plan, amqp=False)
     began = time.perf_counter()
     try:
         figures = asyncio.run(run(plan))

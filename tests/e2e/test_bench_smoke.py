@@ -21,6 +21,8 @@ FIGURES = (
     "raw file copy to disk",
     "upload / raw copy",
     "download / raw copy",
+    "createTask to event p50",
+    "createTask to event p99",
 )
 
 
