@@ -39,7 +39,8 @@ def _sizes(plan: Plan) -> str:
         f" processes; claim latency: {plan.latency_samples} samples/round; depth:"
         f" {plan.depth_claims} claims/round; waiters: {plan.waiters:,}; fan: {plan.fan_edges:,}"
         f" edges; artifacts: {plan.artifact_bytes // MIB} MiB; docker: {plan.docker_samples}"
-        f" tasks/round; {plan.rounds} round(s) ({plan.heavy_rounds} for depth, waiters, fan)"
+        f" tasks/round; live log: {plan.log_lines} lines/round and path; {plan.rounds} round(s)"
+        f" ({plan.heavy_rounds} for depth, waiters, fan)"
     )
 
 
@@ -56,7 +57,8 @@ def write_markdown(path: Path, table: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     plan, markdown = plan_from(argv)
-    if "docker" in plan.sections and plan.docker_samples and not docker_available():
+    docker_sections = {"docker", "livelog"} & set(plan.sections)
+    if docker_sections and plan.docker_samples and not docker_available():
         plan = replace(plan, docker_samples=0)
     began = time.perf_counter()
     notes = [f"machine: {machine()}", _sizes(plan)]

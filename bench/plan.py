@@ -12,7 +12,17 @@ from .postgres import DEFAULT_URL
 __all__ = ["SECTIONS", "Plan", "plan_from"]
 
 MIB = 1024 * 1024
-SECTIONS = ("lifecycle", "latency", "depth", "waiters", "fanout", "artifacts", "docker")
+SECTIONS = (
+    "lifecycle",
+    "latency",
+    "depth",
+    "waiters",
+    "fanout",
+    "events",
+    "artifacts",
+    "docker",
+    "livelog",
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,9 @@ class Plan:
     waiter_samples: int
     fan_edges: int
     artifact_bytes: int
-    docker_samples: int  # 0: no Docker figures
+    docker_samples: int  # 0: no Docker figures (nor live-log ones)
+    log_lines: int  # live-log latency samples per round and path
+    amqp: bool  # the AMQP outbox figures (skipped when no RabbitMQ answers)
     sections: tuple[str, ...]
     smoke: bool
     postgres_url: str | None = None  # lifecycle and latency also on PostgreSQL (stores.py)
@@ -54,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--fan-edges", type=int, help="dependents / dependencies of one task [10000; 100]")
     add("--artifact-mib", type=int, help="artifact size for the transfer figures [100; 4]")
     add("--docker-samples", type=int, help="Docker task samples per round [20; smoke: 3]")
-    add("--no-docker", action="store_true", help="skip the Docker figures")
+    add("--no-docker", action="store_true", help="skip the Docker and live-log figures")
+    add("--log-lines", type=int, help="live-log latency samples per round and path [500; 40]")
+    add("--no-amqp", action="store_true", help="skip the AMQP outbox figures")
     add("--only", help=f"comma-separated sections to run [all: {','.join(SECTIONS)}]")
     add("--markdown", metavar="PATH", help="also write the table into this Markdown file")
     add(
@@ -98,6 +112,7 @@ def plan_from(argv: Sequence[str]) -> tuple[Plan, str | None]:
         _parser().error("every size must be at least 1 (fan-edges at least 10)")
     lifecycle = LifecycleSizes(tasks, args.workers, args.creators, 0 if smoke else 64)
     docker_samples = 0 if args.no_docker else size(args.docker_samples, 20, 3)
+    log_lines = size(args.log_lines, 500, 40)
     plan = Plan(
         rounds=rounds,
         lifecycle=lifecycle,
@@ -111,6 +126,8 @@ def plan_from(argv: Sequence[str]) -> tuple[Plan, str | None]:
         fan_edges=fan_edges,
         artifact_bytes=artifact_mib * MIB,
         docker_samples=docker_samples,
+        log_lines=log_lines,
+        amqp=not args.no_amqp,
         sections=_sections(args.only),
         smoke=smoke,
         postgres_url=args.postgres,

@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from .artifacts import TransferRound, run_transfer_round
 from .baselines import missing_baselines, run_baseline_round
 from .depth import DepthRound, run_depth_round
+from .events import amqp_available, event_figures
 from .fanout import FanRound, run_chain_round, run_fan_in_round, run_fan_out_round
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, run_lifecycle_round
+from .livelog import run_livelog_round
 from .plan import Plan
 from .report import Figure, compare, percentile, summarize
 from .server import BenchError
@@ -228,6 +230,28 @@ async def docker(plan: Plan, notes: Notes) -> list[Figure]:
     return [compare(figure, "docker run --rm", raw, [r.ratio for r in rounds], "<= 1.3x")]
 
 
+async def events(plan: Plan, notes: Notes) -> list[Figure]:
+    amqp = plan.amqp and await amqp_available()
+    if plan.amqp and not amqp:
+        notes.append("AMQP outbox figures skipped: no RabbitMQ answers")
+    return await event_figures(plan.rounds, plan.lifecycle, plan.latency_samples, amqp)
+
+
+async def livelog(plan: Plan, notes: Notes) -> list[Figure]:
+    if not plan.docker_samples:
+        notes.append("live-log figures skipped: no Docker engine answers (or --no-docker)")
+        return []
+    figures = []
+    for path in ("direct", "relay"):
+        rounds = [await run_livelog_round(plan.log_lines, path) for _ in range(plan.rounds)]
+        for q, target in ((50, ""), (99, "<= 50 ms")):
+            name = f"live log latency p{q} ({path})"
+            figures.append(
+                summarize(name, "ms", [percentile(r.samples_ms, q) for r in rounds], target)
+            )
+    return figures
+
+
 Section = Callable[[Plan, Notes], Awaitable[list[Figure]]]
 SECTION_RUNNERS: dict[str, Section] = {
     "lifecycle": lifecycle,
@@ -235,6 +259,8 @@ SECTION_RUNNERS: dict[str, Section] = {
     "depth": depth,
     "waiters": waiters,
     "fanout": fanout,
+    "events": events,
     "artifacts": artifacts,
     "docker": docker,
+    "livelog": livelog,
 }

@@ -32,7 +32,7 @@ from tests.images import busybox_image
 from .client import task_definition
 from .server import STARTUP_TIMEOUT_S, BenchError, QueueProcess, infrax_command, running_queue
 
-__all__ = ["WorkerRound", "docker_available", "run_worker_round"]
+__all__ = ["WorkerRound", "docker_available", "run_worker_round", "started_worker", "stop_worker"]
 
 TASK_QUEUE = "bench/docker"
 COMMAND = ["true"]
@@ -90,7 +90,10 @@ async def _task_run(queue: Queue, image: str) -> float:
     raise BenchError("the bench task was not resolved in time")
 
 
-async def _started_worker(server: QueueProcess, work_dir: Path) -> asyncio.subprocess.Process:
+async def started_worker(
+    server: QueueProcess, work_dir: Path, task_queue: str = TASK_QUEUE, *extra: str
+) -> asyncio.subprocess.Process:
+    """An `infrax worker` process (Docker engine, capacity 1), once it claims."""
     env = {
         **os.environ,
         "TASKCLUSTER_CLIENT_ID": "root",
@@ -98,9 +101,9 @@ async def _started_worker(server: QueueProcess, work_dir: Path) -> asyncio.subpr
     }
     args = [
         *infrax_command(), "worker", "--root-url", server.root_url,
-        "--task-queue-id", TASK_QUEUE, "--engine", "docker", "--capacity", "1",
+        "--task-queue-id", task_queue, "--engine", "docker", "--capacity", "1",
         "--worker-group", "bench", "--worker-id", f"bench-{new_slugid()[:8]}",
-        "--work-dir", str(work_dir), "--cache-prefix", "infrax-bench",
+        "--work-dir", str(work_dir), "--cache-prefix", "infrax-bench", *extra,
     ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
@@ -118,7 +121,7 @@ async def _started_worker(server: QueueProcess, work_dir: Path) -> asyncio.subpr
     raise BenchError("the worker did not start")
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_worker(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         process.terminate()
         try:
@@ -134,7 +137,7 @@ async def run_worker_round(samples: int) -> WorkerRound:
     client.close()
     async with running_queue() as server:
         with tempfile.TemporaryDirectory(prefix="infrax-bench-worker-") as tmp:
-            worker = await _started_worker(server, Path(tmp))
+            worker = await started_worker(server, Path(tmp))
             credentials = hawk.Credentials("root", server.root_access_token)
             try:
                 async with Queue(Options(server.root_url, credentials)) as queue:
@@ -145,5 +148,5 @@ async def run_worker_round(samples: int) -> WorkerRound:
                         task_s.append(await _task_run(queue, image))
                         raw_s.append(await _raw_run(image))
             finally:
-                await _stop(worker)
+                await stop_worker(worker)
     return WorkerRound(task_s, raw_s)

@@ -20,8 +20,10 @@ from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
-from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, SECRETS, SETTINGS, STORE
+from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, RELAYS, SECRETS, SETTINGS, STORE
+from .pages import add_page_routes
 from .pulse import OutboxPublisher
+from .relays import LocalRelays
 from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
@@ -100,8 +102,11 @@ def create_app(settings: Settings) -> web.Application:
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
 
+    app[RELAYS] = LocalRelays()
+
     async def close_streams(app: web.Application) -> None:
         app[HUB].close_all(CLOSE_GOING_AWAY, "the server is shutting down")
+        app[RELAYS].close_all(CLOSE_GOING_AWAY, "the server is shutting down")
 
     app.on_shutdown.append(close_streams)
 
@@ -122,4 +127,5 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     add_blob_routes(app)
+    add_page_routes(app)
     return app

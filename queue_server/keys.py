@@ -8,12 +8,23 @@ from .artifacts.blobs import BlobStore
 from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
 from .pulse import OutboxPublisher
+from .relays import RelayRouter
 from .secrets import ServerSecrets
 from .settings import Settings
 from .store.base import Store
 from .streams import Hub
 
-__all__ = ["BLOBS", "BLOB_URLS", "BUS", "HUB", "PUBLISHER", "SECRETS", "SETTINGS", "STORE"]
+__all__ = [
+    "BLOBS",
+    "BLOB_URLS",
+    "BUS",
+    "HUB",
+    "PUBLISHER",
+    "RELAYS",
+    "SECRETS",
+    "SETTINGS",
+    "STORE",
+]
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -23,3 +34,4 @@ BLOBS = web.AppKey("blobs", BlobStore)
 BLOB_URLS = web.AppKey("blob_urls", BlobUrlSigner)
 HUB = web.AppKey("hub", Hub)
 PUBLISHER = web.AppKey("amqp_publisher", OutboxPublisher)
+RELAYS = web.AppKey("relays", RelayRouter)

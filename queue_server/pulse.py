@@ -32,6 +32,10 @@ log = logging.getLogger("infrax.queue.amqp")
 
 BATCH = 500
 IDLE_CHECK_S = 5.0  # look at the outbox this often even without a wake-up
+# After a wake-up, let a few more transactions commit before reading the outbox: one read,
+# one publish burst and one delete then carry many messages, instead of one database hop per
+# message competing with the API for the database thread.
+COALESCE_S = 0.02
 CONNECT_TIMEOUT_S = 10.0
 _BROKER_ERRORS = (
     aiormq.exceptions.AMQPError,
@@ -111,6 +115,7 @@ class OutboxPublisher:
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_S)
+            await asyncio.sleep(COALESCE_S)
 
     async def drain(self, channel: aiormq.abc.AbstractChannel) -> int:
         """Publish every row of the outbox, batch after batch; how many were published."""

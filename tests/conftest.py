@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
@@ -27,6 +28,9 @@ from queue_server.main import serve
 from queue_server.settings import Settings
 from tests.images import busybox_image as build_busybox_image
 from tests.postgres import STORES, postgres_schema
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 ROOT_TOKEN = "root-access-token-for-tests-only-0123456789"
 
@@ -164,14 +168,33 @@ def queue(
 
 
 # marker -> the variable that turns a skip of a test carrying it into a failure
-REQUIRED_WHEN_SET = {"docker": "INFRAX_REQUIRE_DOCKER", "rabbitmq": "INFRAX_REQUIRE_RABBITMQ"}
+REQUIRED_WHEN_SET = {
+    "docker": "INFRAX_REQUIRE_DOCKER",
+    "rabbitmq": "INFRAX_REQUIRE_RABBITMQ",
+    "chromium": "INFRAX_REQUIRE_CHROMIUM",
+}
 DOCKER_FIXTURES = frozenset({"docker_client", "busybox_image"})
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that work on these machines (no sandbox as root, no GPU, nothing fetched from outside).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if DOCKER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.docker)
+        if "chromium" in fixtures:
+            item.add_marker(pytest.mark.chromium)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -187,6 +210,26 @@ def pytest_runtest_makereport(
             report.outcome = "failed"
             report.longrepr = f"{variable}=1, so this skip is a failure: {reason}"
     return report
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium driven by Playwright; skips when it is not installed
+    (scripts/chromium installs it), which INFRAX_REQUIRE_CHROMIUM=1 turns into a failure."""
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240  (once, before the browser starts)
+        pytest.skip(f"no {CHROMIUM}; scripts/chromium installs it")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as error:
+        pytest.skip(f"Playwright is not installed ({error})")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clients.client import ClientError, ResourceNotFound
 from clients.protocol.ids import split_task_queue_id
@@ -32,6 +32,9 @@ from .backoff import backoff_s
 from .cancels import follow_cancels
 from .results import Abort
 from .run import WorkerContext, run_claim
+
+if TYPE_CHECKING:
+    from .relay import RelayLink
 
 __all__ = ["Daemon"]
 
@@ -59,6 +62,7 @@ class Daemon:
         self._slot_freed = asyncio.Event()
         self._quarantine_checked = -math.inf
         self._idle_since = time.monotonic()
+        self.relay: RelayLink | None = None  # the relay connection, when kept
 
     def request_stop(self) -> None:
         if self.stopping.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -19,7 +20,9 @@ from .engines.process import ProcessEngine
 from .errors import WorkerError
 from .features.caches import CachePool
 from .host import HostFacts, host_facts, limits_for
+from .livelog import LiveUrls, direct_server
 from .registration import keep_registered, register
+from .relay import RelayLink
 from .run import WorkerContext
 from .settings import Settings, SettingsError, parse_settings
 
@@ -69,7 +72,8 @@ async def _declare(queue: Queue, settings: Settings, facts: HostFacts) -> None:
 
 @asynccontextmanager
 async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[Daemon]:
-    """A daemon with its engine and queue client, declared to the queue; closed on exit."""
+    """A daemon with its engine, queue client and live service, declared to the queue;
+    closed on exit."""
     engine = await _engine(settings)
     options = Options(settings.root_url, settings.credentials, retry=RUN_RETRIES)
     queue = Queue(options)
@@ -77,11 +81,42 @@ async def worker_daemon(settings: Settings, facts: HostFacts) -> AsyncIterator[D
         settings, engine, queue, limits_for(settings, facts), CachePool(settings.cache_prefix)
     )
     try:
-        await _declare(queue, settings, facts)
-        yield Daemon(context)
+        async with _live(context) as relay:
+            await _declare(queue, settings, facts)
+            daemon = Daemon(context)
+            daemon.relay = relay
+            yield daemon
     finally:
         await queue.close()
         await engine.close()
+
+
+@asynccontextmanager
+async def _live(context: WorkerContext) -> AsyncIterator[RelayLink | None]:
+    """The worker's own live-log server (--live-listen) and its relay connection (--relay),
+    for the daemon's whole life (protocol.md §18)."""
+    settings, service = context.settings, context.live
+    async with contextlib.AsyncExitStack() as stack:
+        direct = None
+        if settings.live_address is not None:
+            host, port = await stack.enter_async_context(
+                direct_server(service, *settings.live_address)
+            )
+            direct = settings.live_url.rstrip("/") or f"http://{host}:{port}"
+            logger.info("live_server", extra={"reason": f"viewers reach {direct}"})
+        relay = None
+        if settings.relay:
+            relay = RelayLink(context.queue, settings.worker_group, settings.worker_id, service)
+            task = asyncio.create_task(relay.run())
+            task.add_done_callback(_relay_ended)
+            stack.callback(task.cancel)
+        context.live_urls = LiveUrls(direct, settings.root_url if settings.relay else None)
+        yield relay
+
+
+def _relay_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("relay_crashed", exc_info=task.exception())
 
 
 async def serve(settings: Settings, facts: HostFacts) -> int:

@@ -70,6 +70,7 @@ class DockerFeatures(_Strict, kw_only=True):
     bulk_log: bool = True
     artifacts: bool = True
     interactive: bool = False
+    keep_alive_on_failure: Annotated[int, Meta(ge=0)] = 0
     taskcluster_proxy: bool = False
     allow_ptrace: bool = False
     chain_of_trust: bool = False
@@ -103,6 +104,7 @@ class ProcessFeatures(_Strict, kw_only=True):
     backing_log: bool = True
     resource_monitor: bool = True
     interactive: bool = False
+    keep_alive_on_failure: Annotated[int, Meta(ge=0)] = 0
     taskcluster_proxy: bool = False
     chain_of_trust: bool = False
 
@@ -143,15 +145,18 @@ class Job:
     purge_codes: frozenset[int] = frozenset()
     docker_save: bool = False
     privileged: bool = False
+    live_log: bool = True  # a live.log artifact streaming the task log (features.liveLog)
+    live_log_name: str = "public/logs/live.log"
+    interactive: bool = False  # shells may attach (features.interactive)
+    keep_alive_on_failure_s: int = 0  # a failed run's container is kept this long
 
 
 _UNSUPPORTED_DOCKER_FEATURES = (
-    "interactive",
     "taskcluster_proxy",
     "allow_ptrace",
     "chain_of_trust",
 )
-_UNSUPPORTED_PROCESS_FEATURES = ("interactive", "taskcluster_proxy", "chain_of_trust")
+_UNSUPPORTED_PROCESS_FEATURES = ("taskcluster_proxy", "chain_of_trust")
 
 
 def decode_job(engine: Literal["docker", "process"], payload: Any, max_run_time_s: int) -> Job:
@@ -215,7 +220,19 @@ def _docker_job(payload: DockerPayload) -> Job:
         purge_codes=frozenset(payload.on_exit_status.purge_caches),
         docker_save=payload.features.docker_save,
         privileged=payload.capabilities.privileged,
+        live_log=payload.features.local_live_log,
+        live_log_name=payload.log,
+        **_interactive(payload.features.interactive, payload.features.keep_alive_on_failure),
     )
+
+
+def _interactive(interactive: bool, keep_alive_s: int) -> dict[str, Any]:
+    if keep_alive_s and not interactive:
+        raise MalformedPayload(
+            "the payload is invalid: features.keepAliveOnFailure needs features.interactive"
+            " (the kept container is reached through its shell)"
+        )
+    return {"interactive": interactive, "keep_alive_on_failure_s": keep_alive_s}
 
 
 def _relative_inside(path: str) -> bool:
@@ -250,12 +267,20 @@ def _process_job(payload: ProcessPayload) -> Job:
         artifacts=tuple(artifacts),
         retry_codes=frozenset(payload.on_exit_status.retry),
         purge_codes=frozenset(payload.on_exit_status.purge_caches),
+        live_log=payload.features.live_log,
+        **_interactive(payload.features.interactive, payload.features.keep_alive_on_failure),
     )
 
 
-def required_scopes(job: Job) -> list[str]:
-    """The scopes the task must hold for what its payload asks (reference 5.1)."""
+def required_scopes(job: Job, task_queue_id: str = "") -> list[str]:
+    """The scopes the task must hold for what its payload asks (reference 5.1, 5.5)."""
     needed = [f"docker-worker:cache:{name}" for name in sorted(job.caches or {})]
     if job.privileged:
         needed.append("docker-worker:capability:privileged")
+    if job.interactive:
+        needed.append(
+            "docker-worker:feature:interactive"
+            if job.image is not None
+            else f"generic-worker:interactive:{task_queue_id}"
+        )
     return needed

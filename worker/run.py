@@ -28,6 +28,7 @@ from .engines.base import Engine, Execution, Limits
 from .errors import MalformedPayload, TaskError
 from .features import FEATURES
 from .features.caches import CachePool
+from .livelog import LiveRun, LiveService, LiveUrls
 from .payload import Job, decode_job, required_scopes
 from .reclaim import keep_claim, watch_status
 from .results import RESOLUTIONS, Abort, Ending, Resolution, ending_of
@@ -51,6 +52,8 @@ class WorkerContext:
     limits: Limits
     caches: CachePool
     active: dict[tuple[str, int], Run] = field(default_factory=dict)
+    live: LiveService = field(default_factory=LiveService)
+    live_urls: LiveUrls = field(default_factory=LiveUrls)
     events_connected: bool = False  # cancels.py follows the event stream
 
 
@@ -80,6 +83,10 @@ class Run:
         self.abort_reason: Abort | None = None
         self.reporting = False  # from here on, the queue's news about the run is our own
         self._aborted = asyncio.Event()
+        self.live: LiveRun | None = None  # features/livelog.py
+        # Steps after the task log is uploaded and before the report: live.log becomes a link.
+        self.epilogue = AsyncExitStack()
+        self.log_uploaded = False
 
     @property
     def engine(self) -> Engine:
@@ -88,6 +95,10 @@ class Run:
     @property
     def settings(self) -> Settings:
         return self.context.settings
+
+    @property
+    def aborted(self) -> asyncio.Event:
+        return self._aborted
 
     @property
     def uploads_wanted(self) -> bool:
@@ -151,6 +162,7 @@ async def run_claim(claim: TaskClaim, context: WorkerContext) -> Resolution:
         for watcher in watchers:
             watcher.cancel()
         run.log.close()
+        await run.epilogue.aclose()
         context.active.pop((run.task_id, run.run_id), None)
         await asyncio.to_thread(shutil.rmtree, run.dir, True)
 
@@ -188,11 +200,16 @@ async def _ending(run: Run) -> Ending:
 
 def _job(run: Run) -> Job:
     job = decode_job(run.engine.kind, run.task.payload, run.settings.max_task_run_time_s)
-    missing = [s for s in required_scopes(job) if not _held(run, s)]
+    missing = [s for s in required_scopes(job, run.task.task_queue_id) if not _held(run, s)]
     if missing:
         raise MalformedPayload(f"the task lacks the scopes {', '.join(missing)}")
     if job.privileged and not run.settings.allow_privileged:
         raise MalformedPayload("this worker does not run privileged containers")
+    if job.keep_alive_on_failure_s > run.settings.max_keep_alive_s:
+        raise MalformedPayload(
+            f"the payload is invalid: features.keepAliveOnFailure {job.keep_alive_on_failure_s} s"
+            f" is more than this worker allows ({run.settings.max_keep_alive_s} s)"
+        )
     return job
 
 
@@ -205,8 +222,10 @@ async def _finish(run: Run, ending: Ending) -> Resolution:
     resolution = RESOLUTIONS[ending]
     exit_text = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
     run.log.line(f"result: {resolution.describe()}{exit_text}")
-    if not await run.uploads.task_log(run.log) and resolution.report in ("completed", "failed"):
+    run.log_uploaded = await run.uploads.task_log(run.log)
+    if not run.log_uploaded and resolution.report in ("completed", "failed"):
         resolution = RESOLUTIONS[Ending.resource_unavailable]
+    await run.epilogue.aclose()
     await _report(run, resolution)
     return resolution
 

@@ -104,6 +104,35 @@ class Settings:
     sample_interval_s: float = field(
         default=1.0, metadata=_s("seconds between resource samples of a task")
     )
+    live_listen: str = field(
+        default="",
+        metadata=_s(
+            "HOST:PORT to serve live logs and shells on directly (port 0 picks one);"
+            " empty: viewers reach this worker through the queue's relay only"
+        ),
+    )
+    live_url: str = field(
+        default="",
+        metadata=_s("the URL viewers reach --live-listen at; empty: http://HOST:PORT listened on"),
+    )
+    relay: bool = field(
+        default=True,
+        metadata=_s("keep a relay connection to the queue, so viewers need no inbound port"),
+    )
+    max_shell_sessions: int = field(
+        default=10, metadata=_s("shell sessions one run may have open at once")
+    )
+    max_keep_alive_s: int = field(
+        default=3600,
+        metadata=_s("the longest features.keepAliveOnFailure a payload may ask, in seconds"),
+    )
+    hold_binary: Path = field(
+        default=Path("/bin/busybox"),
+        metadata=_s(
+            "a static busybox mounted into interactive containers to keep them alive and"
+            " start shells"
+        ),
+    )
     config: Path | None = field(
         default=None, metadata=_s("a TOML file with any of these settings", flag=True)
     )
@@ -138,10 +167,26 @@ class Settings:
             raise SettingsError(f"engine must be docker or process, not {self.engine!r}")
         if self.capacity < 1:
             raise SettingsError("capacity must be at least 1")
+        if self.live_listen and _address(self.live_listen) is None:
+            raise SettingsError(f"live_listen must be HOST:PORT, not {self.live_listen!r}")
+        if self.max_shell_sessions < 1:
+            raise SettingsError("max_shell_sessions must be at least 1")
         if not self.root_url.startswith(("http://", "https://")):
             raise SettingsError("root_url must be an http(s) URL")
         if bool(self.registration_secret) != bool(self.provisioner_url):
             raise SettingsError("registration needs both provisioner_url and registration_secret")
+
+    @property
+    def live_address(self) -> tuple[str, int] | None:
+        """Where to listen for viewers directly, or None."""
+        return _address(self.live_listen) if self.live_listen else None
+
+
+def _address(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        return None
+    return host.strip("[]"), int(port)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

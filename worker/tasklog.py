@@ -2,7 +2,8 @@
 
 The file is written as output arrives, so it is a stream: `follow()` yields it from byte 0 and
 then each new chunk until the log is closed, which is how a live-log server taps it. At the end
-of the run the file is uploaded as `public/logs/live_backing.log` (features/tasklog.py).
+of the run the file is uploaded as `public/logs/live_backing.log` (uploads.py); live viewers
+read it through the live-log service (livelog.py).
 The worker's lines start with `[infrax <time>]`; they never carry credentials.
 """
 
@@ -55,9 +56,10 @@ class TaskLog:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """The log from its first byte, then every chunk as it is written, until closed."""
+    async def follow(self, offset: int = 0) -> AsyncIterator[bytes]:
+        """The log from byte `offset`, then every chunk as it is written, until closed."""
         with self.path.open("rb") as reader:
+            reader.seek(offset)
             while True:
                 changed = self._changed
                 chunk = reader.read(CHUNK)

@@ -169,6 +169,10 @@ async def _submit(queue: Queue, args: argparse.Namespace, definition: dict[str, 
         )
     if not args.wait:
         return Exit.ok
+    if not args.json:
+        console(stderr=True).print(
+            f"waiting for {task_id}; Ctrl-C stops waiting, not the task", style="dim"
+        )
     final = await wait_for_resolution(queue, task_id, None if args.json else _progress)
     _report(args, task_id, final)
     return EXIT_OF[final.state]

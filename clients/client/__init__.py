@@ -32,6 +32,7 @@ from .errors import (
     TransportError,
 )
 from .events import Event, EventStream, EventStreamClosed, EventStreamError
+from .livelog import LogStream, RelayConnection, ShellSession
 from .objects import Object
 from .options import Options, credentials_from_env, credentials_from_file, credentials_of
 from .queue import Queue
@@ -59,10 +60,12 @@ __all__ = [
     "InputError",
     "InputTooLarge",
     "InsufficientScopes",
+    "LogStream",
     "MethodNotAllowed",
     "Object",
     "Options",
     "Queue",
+    "RelayConnection",
     "RequestConflict",
     "ResourceExpired",
     "ResourceNotFound",
@@ -70,6 +73,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "ServiceClient",
+    "ShellSession",
     "SyncClient",
     "TransportError",
     "WorkerManager",

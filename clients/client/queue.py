@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ..protocol.stream import Binding
 from .events import EventStream
+from .livelog import LogStream, RelayConnection, ShellSession
 from .queue_artifacts import ArtifactCalls
 from .queue_tasks import TaskCalls
 from .queue_workers import WorkerCalls
@@ -38,3 +39,20 @@ class Queue(TaskCalls, ArtifactCalls, WorkerCalls):
         ``stream.subscribe``. ``buffer`` bounds the events held for a slow consumer.
         """
         return EventStream(self, bindings, buffer=buffer)
+
+    def relay(self, worker_group: str, worker_id: str) -> RelayConnection:
+        """This worker's relay connection (``async with`` connects; iterate the streams
+        viewers open). Needs ``queue:worker-id:<workerGroup>/<workerId>``."""
+        return RelayConnection(self, worker_group, worker_id)
+
+    def live_log(
+        self, task_id: str, run_id: int, secret: str, *, offset: int = 0, follow: bool = True
+    ) -> LogStream:
+        """A run's live log through the relay, from ``offset`` (``async with``, then iterate)."""
+        url = self.url("liveLog", {"taskId": task_id, "runId": run_id, "secret": secret})
+        return LogStream(self.session(), url, offset=offset, follow=follow)
+
+    def shell(self, task_id: str, run_id: int, secret: str) -> ShellSession:
+        """An interactive shell in a run through the relay (``async with``, then iterate)."""
+        url = self.url("shell", {"taskId": task_id, "runId": run_id, "secret": secret})
+        return ShellSession(self.session(), url)

@@ -61,6 +61,8 @@ PARAM_PATTERNS: dict[str, str] = {
     "hookGroupId": r"^[a-zA-Z0-9-_]{1,1000}$",
     "hookId": r"^[a-zA-Z0-9-_/]{1,1000}$",
     "token": r"^[A-Za-z0-9_-]{1,100}$",
+    # A live log's or a shell's secret (protocol.md, "Live logs, shells and the relay").
+    "secret": r"^[A-Za-z0-9_-]{1,200}$",
     # Worker-Manager v1 (worker_manager_endpoints.py): a pool id is a taskQueueId, sent as %2F.
     "workerPoolId": PROVISIONER_ID_PATTERN[:-1] + "/" + WORKER_TYPE_PATTERN[1:],
 }
@@ -669,6 +671,45 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         None,
         None,
         {"AllOf": []},  # anyone may connect; each message is checked against its read scope
+        websocket=True,
+    ),
+    # -- live logs, shells and the relay (infrax extension) -------------------------------------
+    Endpoint(
+        "relay",
+        "queue",
+        "GET",
+        "/relay/<workerGroup>/<workerId>",
+        "A worker's relay connection: viewers' live-log and shell streams multiplexed over it.",
+        None,
+        None,
+        "queue:worker-id:<workerGroup>/<workerId>",
+        stability="experimental",
+        websocket=True,
+    ),
+    Endpoint(
+        "liveLog",
+        "queue",
+        "GET",
+        "/task/<taskId>/runs/<runId>/live-log/<secret>",
+        "A running task's log through the relay: a chunked GET from byte 0, or a websocket"
+        " from `offset`, following until the log ends.",
+        None,
+        None,
+        {"AllOf": []},  # the secret in the URL is the authority, checked by the worker
+        ("offset", "follow"),
+        stability="experimental",
+        websocket=True,
+    ),
+    Endpoint(
+        "shell",
+        "queue",
+        "GET",
+        "/task/<taskId>/runs/<runId>/shell/<secret>",
+        "An interactive shell in a running task through the relay (generic-worker v2 frames).",
+        None,
+        None,
+        {"AllOf": []},  # the secret in the URL is the authority, checked by the worker
+        stability="experimental",
         websocket=True,
     ),
     # -- the API, described ------------------------------------------------------------------

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     input_too_large = "InputTooLarge"
     internal_server_error = "InternalServerError"
     insufficient_storage = "InsufficientStorage"
+    too_many_sessions = "TooManySessions"
+    worker_unavailable = "WorkerUnavailable"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -51,6 +53,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.input_too_large: 413,
     ErrorCode.internal_server_error: 500,
     ErrorCode.insufficient_storage: 507,
+    ErrorCode.too_many_sessions: 429,
+    ErrorCode.worker_unavailable: 503,
 }
 
 

@@ -1,6 +1,18 @@
 """Endpoint handlers; importing this package registers every one of them."""
 
-from . import artifacts, claims, clients, events, groups, health, objects, openapi, tasks, workers
+from . import (
+    artifacts,
+    claims,
+    clients,
+    events,
+    groups,
+    health,
+    objects,
+    openapi,
+    relay,
+    tasks,
+    workers,
+)
 
 __all__ = [
     "artifacts",
@@ -11,6 +23,7 @@ __all__ = [
     "health",
     "objects",
     "openapi",
+    "relay",
     "tasks",
     "workers",
 ]

@@ -35,10 +35,18 @@ FIGURES = {
     "fan-out per dependent scheduled": True,
     "fan-in: createTask with 100 dependencies": False,
     "fan-in: per dependency resolved (8 workers)": True,
+    "createTask to event p50": False,
+    "createTask to event p99": False,
     "artifact upload": True,
     "artifact download": True,
 }
-DOCKER_FIGURES = {"docker task submit-to-resolved": True}
+DOCKER_FIGURES = {
+    "docker task submit-to-resolved": True,
+    "live log latency p50 (direct)": False,
+    "live log latency p99 (direct)": False,
+    "live log latency p50 (relay)": False,
+    "live log latency p99 (relay)": False,
+}
 
 
 BASELINE_FIGURES = ("lifecycle throughput", "lifecycle throughput (vs RQ)")

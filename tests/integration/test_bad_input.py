@@ -97,6 +97,7 @@ SAMPLE = {
     "workerId": "w",
     "clientId": "someone",
     "name": "public%2Fbuild%2Fx.log",
+    "secret": "s3cret",
 }
 GARBAGE = {
     "taskId": "%00%ff",
@@ -109,6 +110,7 @@ GARBAGE = {
     "workerId": "%2F%2F",
     "clientId": "%0A",
     "name": "..%2F%00%7F",
+    "secret": "%00%2F..",
 }
 BODIES = [
     b"",

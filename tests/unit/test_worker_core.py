@@ -111,8 +111,8 @@ def test_a_process_payload_becomes_a_job_with_artifact_names_from_paths() -> Non
         ("docker", {"image": "x", "maxRunTime": 5, "env": {"A": 1}}, "at `$.env[...]`"),
         (
             "docker",
-            {"image": "x", "maxRunTime": 5, "features": {"interactive": True}},
-            "features.interactive",
+            {"image": "x", "maxRunTime": 5, "features": {"keepAliveOnFailure": 30}},
+            "features.keepAliveOnFailure needs features.interactive",
         ),
         (
             "docker",

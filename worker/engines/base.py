@@ -13,10 +13,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..payload import ArtifactRequest, Job
 from ..tasklog import TaskLog
+
+if TYPE_CHECKING:
+    from ..shells import Terminal
 
 __all__ = ["Engine", "Execution", "FetchedFile", "Launch", "Limits", "Usage"]
 
@@ -35,6 +38,9 @@ class Launch:
     labels: dict[str, str] = field(default_factory=dict)
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount path
     limits: Limits = Limits()
+    # Interactive Docker runs: a static busybox that keeps the container alive after the
+    # command exits (the command then runs as an exec), and starts shells.
+    hold_binary: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,10 @@ class Execution(Protocol):
 
     async def save_image(self, into: Path) -> None:
         """Write the finished job's file system as a `docker load` tarball."""
+        ...
+
+    async def terminal(self) -> Terminal:
+        """A shell on a new terminal in the job's environment (features.interactive)."""
         ...
 
 

@@ -30,6 +30,7 @@ from ..tasklog import TaskLog
 from .base import FetchedFile, Launch, Usage
 from .docker_archive import extract_artifact
 from .docker_images import ensure_image, save_container
+from .docker_shell import DockerTerminal, hold_settings, open_terminal, task_argv
 
 __all__ = ["WORKER_LABEL", "DockerEngine", "DockerExecution"]
 
@@ -101,7 +102,7 @@ class DockerEngine:
         for volume in launch.volumes:
             await self.call("creating a cache volume", self._volume, volume)
         container = await self.call("creating the container", self._create, launch)
-        execution = DockerExecution(self, container, log)
+        execution = DockerExecution(self, container, log, launch)
         try:
             await execution.start()
             yield execution
@@ -118,13 +119,20 @@ class DockerEngine:
     def _create(self, launch: Launch) -> Container:
         job, limits = launch.job, launch.limits
         assert job.image is not None
+        volumes = {name: {"bind": path, "mode": "rw"} for name, path in launch.volumes.items()}
+        held: dict[str, Any] = {}
+        if launch.hold_binary is not None:  # interactive: the command runs as an exec
+            held = hold_settings(launch)
+            volumes.update(held.pop("extra_volumes"))
+        else:
+            held["command"] = list(job.commands[0]) if job.commands else None
         return self.client.containers.create(
             job.image,
-            command=list(job.commands[0]) if job.commands else None,
             name=launch.name,
             environment=launch.env,
             labels={**launch.labels, WORKER_LABEL: self.worker},
-            volumes={name: {"bind": path, "mode": "rw"} for name, path in launch.volumes.items()},
+            volumes=volumes,
+            **held,
             privileged=job.privileged,
             security_opt=[] if job.privileged else ["no-new-privileges"],
             mem_limit=limits.memory_bytes,
@@ -146,10 +154,14 @@ class DockerEngine:
 
 
 class DockerExecution:
-    def __init__(self, engine: DockerEngine, container: Container, log: TaskLog) -> None:
+    def __init__(
+        self, engine: DockerEngine, container: Container, log: TaskLog, launch: Launch
+    ) -> None:
         self.engine = engine
         self.container = container
         self.log = log
+        self.launch = launch
+        self._exec_id: str | None = None  # held containers: the task's command
         self._pump: asyncio.Future[None] | None = None
         self._exit_code: int | None = None
         self._killed = False
@@ -164,12 +176,30 @@ class DockerExecution:
             self._exit_code = COMMAND_NOT_FOUND
             return
         loop = asyncio.get_running_loop()
+        if self.launch.hold_binary is not None:
+            await self._start_command()
         self._pump = loop.run_in_executor(self.engine._pool, self._stream, loop)
 
+    async def _start_command(self) -> None:
+        """Held container: the task's command as an exec (docker_shell.py)."""
+        assert self.launch.job.image is not None
+        image = await self.engine.call(
+            "inspecting the image", self.engine.client.images.get, self.launch.job.image
+        )
+        argv = task_argv(image.attrs.get("Config") or {}, self.launch)
+        created = await self.engine.call(
+            "starting the command", self.engine.client.api.exec_create, self.container.id, argv
+        )
+        self._exec_id = str(created["Id"])
+
     def _stream(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Copy the container's output to the task log until the container stops."""
+        """Copy the output to the task log until the container (or the command) stops."""
         try:
-            for chunk in self.container.logs(stream=True, follow=True):
+            if self._exec_id is not None:
+                output = self.engine.client.api.exec_start(self._exec_id, stream=True)
+            else:
+                output = self.container.logs(stream=True, follow=True)
+            for chunk in output:
                 loop.call_soon_threadsafe(self.log.write, chunk)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return  # the container went away (killed and removed); wait() tells why
@@ -179,6 +209,9 @@ class DockerExecution:
             return self._exit_code
         assert self._pump is not None
         await self._pump
+        if self._exec_id is not None:
+            self._exit_code = await self._command_exit()
+            return self._exit_code
         result = await self.engine.call("waiting for the container", self.container.wait)
         self._exit_code = int(result.get("StatusCode", -1))
         await self._note_oom()
@@ -215,6 +248,21 @@ class DockerExecution:
 
     async def save_image(self, into: Path) -> None:
         await save_container(self, into)
+
+    async def _command_exit(self) -> int:
+        assert self._exec_id is not None
+        info = await self.engine.call(
+            "inspecting the command", self.engine.client.api.exec_inspect, self._exec_id
+        )
+        code = info.get("ExitCode")
+        if self._killed or code is None:
+            return 137  # killed with the container (SIGKILL), as `docker run` reports it
+        return int(code)
+
+    async def terminal(self) -> DockerTerminal:
+        if self.launch.hold_binary is None:
+            raise ResourceUnavailable("shells need an interactive run")
+        return await open_terminal(self.engine, str(self.container.id))
 
 
 def _usage(stats: dict[str, Any]) -> Usage | None:

@@ -30,6 +30,7 @@ from ..payload import ArtifactRequest
 from ..tasklog import TaskLog
 from .base import FetchedFile, Launch, Usage
 from .process_files import collect_artifact
+from .process_shell import ProcessTerminal, open_terminal
 
 __all__ = ["BASE_PATH", "ProcessEngine", "ProcessExecution", "RunAs"]
 
@@ -202,6 +203,9 @@ class ProcessExecution:
 
     async def save_image(self, into: Path) -> None:
         raise InternalError("the process engine has no image to save")
+
+    async def terminal(self) -> ProcessTerminal:
+        return await open_terminal(self.task_dir, self.environment(), self._identity())
 
 
 def _usage(leader: psutil.Process) -> Usage | None:

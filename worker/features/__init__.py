@@ -2,8 +2,10 @@
 
 Each has `is_requested(run)` and `enter(run)`, an async context manager. Their ends run in
 reverse order, also when a later feature failed: resource figures and artifacts are taken
-while the finished container still exists, then the container is removed, then the caches it
-used are released (and purged when the exit code asks for it).
+while the finished container still exists, then shells may keep it a while (interactive),
+then the container is removed, then the caches it used are released (and purged when the exit
+code asks for it). The live log comes first, so viewers see the image being pulled; it turns
+into a link to the uploaded log in the run's epilogue, after every feature ended.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from .artifacts import Artifacts
 from .caches import Caches
 from .dockersave import DockerSave
 from .execute import Execute
+from .interactive import Interactive
+from .livelog import LiveLog
 from .maxruntime import MaxRunTime
 from .resources import ResourceMonitor
 
@@ -33,8 +37,10 @@ class Feature(Protocol):
 
 
 FEATURES: tuple[Feature, ...] = (
+    LiveLog(),
     Caches(),
     Execute(),
+    Interactive(),
     Artifacts(),
     DockerSave(),
     ResourceMonitor(),

@@ -37,6 +37,7 @@ def launch_of(run: Run) -> Launch:
         labels=labels,
         volumes=dict(run.volumes),
         limits=run.context.limits,
+        hold_binary=settings.hold_binary if run.job.interactive else None,
     )
 
 
