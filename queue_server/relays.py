@@ -98,6 +98,15 @@ class LocalRelays:
         finally:
             detach()
 
+    def replace(self, worker: WorkerKey, code: int, reason: str) -> bool:
+        """Close the worker's connection here, replaced by one elsewhere; whether it was here."""
+        mux = self._muxes.pop(worker, None)
+        if mux is None:
+            return False
+        log.info("relay_replaced", extra={"worker_id": worker.worker_id})
+        mux.shut(code, reason)
+        return True
+
     def close_all(self, code: int, reason: str) -> None:
         for mux in self._muxes.values():
             mux.shut(code, reason)

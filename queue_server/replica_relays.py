@@ -5,7 +5,9 @@ for replicas sharing one PostgreSQL database.
   replica keeps it in its `LocalRelays` and records in the store that it holds it (its random
   replica id, the URL the other replicas reach it at, a connection id); the record is deleted
   when the connection ends, only if it is still that connection's, so a newer connection of
-  the worker, on this replica or another, is never unrecorded by an older one ending.
+  the worker, on this replica or another, is never unrecorded by an older one ending. A
+  record taken over from another replica has that replica asked to close the older
+  connection with 4000, as one replica closes a replaced connection.
 - A viewer's stream opened on any replica looks the holder up: this replica opens it on its
   own connection; another one is asked over a websocket to its peer route, signed with the
   replicas' shared secret (core/relay_peers.py), and the stream is proxied from there
@@ -24,23 +26,24 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiohttp
 
 from clients.protocol.relay import (
     CLOSE_GOING_AWAY,
     CLOSE_NORMAL,
+    CLOSE_REPLACED,
     MAX_DATA,
     OpenStream,
     RelayProtocolError,
 )
 from clients.relay import ChannelClosedError, Mux, RelayLostError, StreamRefusedError
 
-from .core.relay_peers import PeerAnswer, PeerSigner, decode_answer, peer_path
+from .core.relay_peers import PeerAnswer, PeerSigner, decode_answer, open_detail, peer_path
 from .relays import LocalRelays, Stream, WorkerKey, WorkerNotConnectedError
 from .store.base import Store
 from .store.relay_holders import RelayHolder
@@ -111,6 +114,8 @@ class ReplicaRelays:
         self._store = store
         self._signer = signer
         self._session: aiohttp.ClientSession | None = None
+        self._holding: dict[WorkerKey, str] = {}  # the connection id of each attached here
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=PEER_CONNECT_S)
@@ -124,6 +129,9 @@ class ReplicaRelays:
         tb: TracebackType | None,
     ) -> None:
         """Forget whatever this replica still holds (its connections have ended by now)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
         try:
@@ -146,13 +154,48 @@ class ReplicaRelays:
             raise RuntimeError("the server is not listening yet: no address to record")
         holder = RelayHolder(self.replica_id, self.url, secrets.token_hex(8))
         async with self.local.attached(worker, mux):
-            await self._store.record_relay_holder(
-                worker.worker_group, worker.worker_id, holder, _now_ms()
-            )
+            self._holding[worker] = holder.connection_id
             try:
+                replaced = await self._store.record_relay_holder(
+                    worker.worker_group, worker.worker_id, holder, _now_ms()
+                )
+                if replaced is not None and replaced.replica_id != self.replica_id:
+                    self._spawn(self._release(replaced, worker))
                 yield
             finally:
+                if self._holding.get(worker) == holder.connection_id:
+                    del self._holding[worker]
                 await self._forget(worker, holder)
+
+    def release_here(self, worker: WorkerKey, holder_id: str, connection_id: str) -> bool:
+        """Another replica took over the worker's record: close the older connection held
+        here (as LocalRelays closes a replaced one); whether it was here."""
+        if holder_id != self.replica_id or self._holding.get(worker) != connection_id:
+            return False
+        return self.local.replace(worker, CLOSE_REPLACED, "the worker connected again elsewhere")
+
+    async def _release(self, replaced: RelayHolder, worker: WorkerKey) -> None:
+        """Best effort: a holder that does not answer has lost the connection, or will find
+        it dead at its next heartbeat."""
+        assert self._session is not None
+        group, worker_id = worker.worker_group, worker.worker_id
+        headers = self._signer.headers(
+            "DELETE", group, worker_id, replaced.replica_id, replaced.connection_id, _now_ms()
+        )
+        url = replaced.replica_url + peer_path(group, worker_id)
+        try:
+            async with (
+                asyncio.timeout(PEER_CONNECT_S),
+                self._session.delete(url, headers=headers) as response,
+            ):
+                await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            log.info("relay_release_failed", extra={"worker_id": worker_id, "reason": str(error)})
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _forget(self, worker: WorkerKey, holder: RelayHolder) -> None:
         try:
@@ -220,7 +263,9 @@ class ReplicaRelays:
         assert self._session is not None, "use `async with` first"
         group, worker_id = worker.worker_group, worker.worker_id
         url = holder.replica_url + peer_path(group, worker_id)
-        headers = self._signer.headers(group, worker_id, holder.replica_id, request, _now_ms())
+        headers = self._signer.headers(
+            "GET", group, worker_id, holder.replica_id, open_detail(request), _now_ms()
+        )
         where = f"the replica holding worker {group}/{worker_id}'s relay connection ({url})"
         try:
             async with asyncio.timeout(PEER_CONNECT_S):

@@ -1,9 +1,10 @@
 """The replica-to-replica hop of the relay (protocol.md §18.3, "Several replicas"). Pure.
 
 A replica asked for a stream to a worker whose relay connection another replica holds opens a
-websocket to that replica's peer route with the stream's OPEN request, the holder it expects,
-and an HMAC-SHA256 over both and the time, keyed with a key derived from the secret every
-replica shares (INFRAX_SECRET_KEY). The route is reachable through the public load balancer,
+websocket to that replica's peer route (GET) with the stream's OPEN request, the holder it
+expects, and an HMAC-SHA256 over the method, both and the time, keyed with a key derived from
+the secret every replica shares (INFRAX_SECRET_KEY). A replica that took over a worker's
+relay record from another asks it, the same way (DELETE), to close the older connection. The route is reachable through the public load balancer,
 so without a signature made less than PEER_SKEW_MS ago (either way) it answers 401.
 
 The holder answers with one text message, a `PeerAnswer`, once the worker accepted or refused
@@ -34,12 +35,14 @@ __all__ = [
     "PeerSigner",
     "decode_answer",
     "encode_answer",
+    "open_detail",
+    "opened",
     "peer_path",
 ]
 
 PEER_ROUTE = "/internal/relay/{workerGroup}/{workerId}"
 PEER_SKEW_MS = 60_000  # a signature older (or newer) than this is refused
-OPEN_HEADER = "X-Infrax-Relay-Open"  # base64url of the OPEN request's JSON
+DETAIL_HEADER = "X-Infrax-Relay-Detail"  # GET: base64url of the OPEN's JSON; DELETE: a connection
 HOLDER_HEADER = "X-Infrax-Relay-Holder"  # the replica id the caller found in the store
 SIGNATURE_HEADER = "X-Infrax-Replica-Signature"  # "<milliseconds>.<base64url HMAC>"
 _PURPOSE = b"infrax relay peers v1"
@@ -75,16 +78,24 @@ def peer_path(worker_group: str, worker_id: str) -> str:
 
 @dataclass(frozen=True)
 class PeerRequest:
-    holder_id: str
-    request: OpenStream
+    holder_id: str  # the replica the caller found recorded as the holder
+    detail: str  # GET: the OPEN request (`open_detail`); DELETE: the connection id to close
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def open_detail(request: OpenStream) -> str:
+    return _b64(encode_json(request))
+
+
+def opened(detail: str) -> OpenStream:
+    """The OPEN request a GET carries, or 400."""
+    try:
+        return decode_json(base64.urlsafe_b64decode(detail + "=" * (-len(detail) % 4)), OpenStream)
+    except (RelayProtocolError, binascii.Error, ValueError) as error:
+        raise ApiError(ErrorCode.input_error, f"bad {DETAIL_HEADER}: {error}") from None
 
 
 def _unauthorized(why: str) -> ApiError:
@@ -99,37 +110,34 @@ class PeerSigner:
     def __init__(self, secret_key: bytes) -> None:
         self._key = hmac.new(secret_key, _PURPOSE, hashlib.sha256).digest()
 
-    def _mac(self, when_ms: int, group: str, worker: str, holder_id: str, opened: str) -> str:
-        message = f"{when_ms}\n{group}\n{worker}\n{holder_id}\n{opened}".encode()
+    def _mac(
+        self, method: str, when_ms: int, group: str, worker: str, holder: str, detail: str
+    ) -> str:
+        message = f"{method}\n{when_ms}\n{group}\n{worker}\n{holder}\n{detail}".encode()
         return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
 
     def headers(
-        self, group: str, worker: str, holder_id: str, request: OpenStream, now_ms: int
+        self, method: str, group: str, worker: str, holder_id: str, detail: str, now_ms: int
     ) -> dict[str, str]:
-        opened = _b64(encode_json(request))
-        mac = self._mac(now_ms, group, worker, holder_id, opened)
+        mac = self._mac(method, now_ms, group, worker, holder_id, detail)
         return {
-            OPEN_HEADER: opened,
+            DETAIL_HEADER: detail,
             HOLDER_HEADER: holder_id,
             SIGNATURE_HEADER: f"{now_ms}.{mac}",
         }
 
     def verify(
-        self, group: str, worker: str, headers: Mapping[str, str], now_ms: int
+        self, method: str, group: str, worker: str, headers: Mapping[str, str], now_ms: int
     ) -> PeerRequest:
         """The signed request, or 401 saying what is missing or wrong."""
         signature = headers.get(SIGNATURE_HEADER, "")
-        opened, holder_id = headers.get(OPEN_HEADER, ""), headers.get(HOLDER_HEADER, "")
+        detail, holder_id = headers.get(DETAIL_HEADER, ""), headers.get(HOLDER_HEADER, "")
         if not signature:
             raise _unauthorized(f"no {SIGNATURE_HEADER} header")
         when, _, mac = signature.partition(".")
         if not when.isdigit() or abs(now_ms - int(when)) > PEER_SKEW_MS:
             raise _unauthorized("the signature's time is missing or too far from now")
-        expected = self._mac(int(when), group, worker, holder_id, opened)
+        expected = self._mac(method, int(when), group, worker, holder_id, detail)
         if not hmac.compare_digest(expected.encode(), mac.encode()):
             raise _unauthorized("the signature does not match")
-        try:
-            request = decode_json(_unb64(opened), OpenStream)
-        except (RelayProtocolError, binascii.Error, ValueError) as error:
-            raise ApiError(ErrorCode.input_error, f"bad {OPEN_HEADER}: {error}") from None
-        return PeerRequest(holder_id, request)
+        return PeerRequest(holder_id, detail)

@@ -30,7 +30,10 @@ class RelayHolder:
     connection_id: str  # which of its connections of this worker
 
 
-async def _record(db: Db, group: str, worker: str, holder: RelayHolder, now_ms: int) -> None:
+async def _record(
+    db: Db, group: str, worker: str, holder: RelayHolder, now_ms: int
+) -> RelayHolder | None:
+    previous = await _find(db, group, worker, db.dialect.for_update)
     await db.run(
         "INSERT INTO relay_holders (worker_group, worker_id, replica_id, replica_url,"
         " connection_id, since) VALUES (?, ?, ?, ?, ?, ?)"
@@ -39,6 +42,7 @@ async def _record(db: Db, group: str, worker: str, holder: RelayHolder, now_ms: 
         " since = excluded.since",
         (group, worker, holder.replica_id, holder.replica_url, holder.connection_id, now_ms),
     )
+    return previous
 
 
 async def _forget(db: Db, group: str, worker: str, connection_id: str) -> bool:
@@ -49,10 +53,10 @@ async def _forget(db: Db, group: str, worker: str, connection_id: str) -> bool:
     return deleted > 0
 
 
-async def _find(db: Db, group: str, worker: str) -> RelayHolder | None:
+async def _find(db: Db, group: str, worker: str, lock: str = "") -> RelayHolder | None:
     row = await db.one(
         "SELECT replica_id, replica_url, connection_id FROM relay_holders"
-        " WHERE worker_group = ? AND worker_id = ?",
+        " WHERE worker_group = ? AND worker_id = ?" + lock,
         (group, worker),
     )
     return None if row is None else RelayHolder(str(row[0]), str(row[1]), str(row[2]))
@@ -73,8 +77,9 @@ class RelayHolderMethods:
 
     async def record_relay_holder(
         self, worker_group: str, worker_id: str, holder: RelayHolder, now_ms: int
-    ) -> None:
-        await self._write(quiet(_record), worker_group, worker_id, holder, now_ms)
+    ) -> RelayHolder | None:
+        """Record `holder`, replacing the row there; the holder it replaced."""
+        return await self._write(quiet(_record), worker_group, worker_id, holder, now_ms)
 
     async def forget_relay_holder(
         self, worker_group: str, worker_id: str, connection_id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,8 +32,9 @@ from clients.client import (
 )
 from clients.protocol.ids import new_slugid
 from clients.protocol.livelog import stdin_frame
+from clients.protocol.relay import CLOSE_REPLACED, MAX_DATA, OpenStream
 from clients.relay import Channel
-from queue_server.core.relay_peers import peer_path
+from queue_server.core.relay_peers import PeerSigner, open_detail, peer_path
 from queue_server.keys import STORE
 from queue_server.store.relay_holders import RelayHolder
 from tests import helpers
@@ -46,6 +48,8 @@ GROUP = "relay-group"
 QUEUE_ID = "relay/replicas"
 SECRET = "s" * 32
 WAIT_S = 30.0  # bounds a hang; everything here happens in milliseconds
+TOTAL_BYTES = 64 * 1024 * 1024  # far more than the window and the sockets can hold
+STALL_S = 0.5  # no progress for this long: the worker is held back
 
 
 @dataclass
@@ -95,6 +99,7 @@ class Worker:
     worker_id: str
     streams: asyncio.Queue[Channel] = field(default_factory=asyncio.Queue)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    closed_with: int | None = None  # the close code of the connection, once the queue closed it
 
     async def serve(self, replica: Replica) -> None:
         async with replica.client() as queue, queue.relay(GROUP, self.worker_id) as connection:
@@ -106,6 +111,10 @@ class Worker:
                     continue
                 await channel.accept()
                 await self.streams.put(channel)
+            assert connection.mux is not None
+            socket = connection.mux.socket
+            assert isinstance(socket, aiohttp.ClientWebSocketResponse)
+            self.closed_with = socket.close_code
 
     async def next_stream(self) -> Channel:
         return await asyncio.wait_for(self.streams.get(), WAIT_S)
@@ -273,14 +282,16 @@ async def test_a_worker_reconnecting_to_another_replica_replaces_the_record(
 ) -> None:
     a, b, c = replicas
     first, again = Worker("w-twice"), Worker("w-twice")
-    async with connected(first, a):
+    async with connected(first, a) as first_connection:
         await until_recorded(c, first.worker_id, a)
         task_id = await claimed_run(c, first.worker_id)
-        # The old connection on A looks alive to A (a NAT forgot it, say): the worker
-        # connects again, to B. The viewers reach the new connection, whatever replica.
-        async with connected(again, b), c.client() as viewing:
+        # The worker connects again, to B (its connection to A looked dead to it): B takes
+        # the record over, and A closes the older connection as replaced.
+        async with connected(again, b):
             await until_recorded(c, again.worker_id, b)
-            for replica in (a, b, c):
+            await asyncio.wait_for(first_connection, WAIT_S)
+            assert first.closed_with == CLOSE_REPLACED
+            for replica in (a, b, c):  # every replica's viewers reach the new connection
                 async with replica.client() as viewing, viewing.live_log(task_id, 0, SECRET):
                     reached = await again.next_stream()
                     await reached.close(1000, "")
@@ -292,11 +303,52 @@ async def test_a_worker_reconnecting_to_another_replica_replaces_the_record(
 async def test_the_peer_route_needs_the_replicas_shared_secret(replicas: list[Replica]) -> None:
     a, _, _ = replicas
     url = a.root_url + peer_path(GROUP, "w")
+    request = OpenStream(kind="log", task_id="t", run_id=0, secret=SECRET, window=65536)
+    now_ms = int(time.time() * 1000)
+    another_key = PeerSigner(bytes(32)).headers(
+        "GET", GROUP, "w", "x", open_detail(request), now_ms
+    )
     async with aiohttp.ClientSession() as session:
-        async with session.get(url) as response:
-            assert response.status == 401
-            body = await response.json()
-            assert "INFRAX_SECRET_KEY" in body["message"]
-        forged = {"X-Infrax-Replica-Signature": "1.abc", "X-Infrax-Relay-Holder": "x"}
-        async with session.get(url, headers=forged) as response:
-            assert response.status == 401
+        for method, headers in (("GET", {}), ("DELETE", {}), ("GET", another_key)):
+            async with session.request(method, url, headers=headers) as response:
+                assert response.status == 401
+                body = await response.json()
+                assert "INFRAX_SECRET_KEY" in body["message"]
+
+
+async def test_a_viewer_that_stops_reading_holds_the_worker_back_across_replicas(
+    replicas: list[Replica],
+) -> None:
+    """Back-pressure through both hops: a viewer on B that reads nothing stops the worker on
+    A once the stream's window and the sockets' buffers are full; nothing piles up without
+    bound in between. (The stall is seen as no progress for a while: there is no event for
+    'nothing happens'.)"""
+    a, b, _ = replicas
+    worker = Worker(new_slugid())
+    piece = b"x" * MAX_DATA
+    sent = 0
+
+    async def send_all(stream: Channel) -> None:
+        nonlocal sent
+        while sent < TOTAL_BYTES:
+            await stream.send(piece)
+            sent += len(piece)
+        await stream.close(1000, "")
+
+    async with connected(worker, a), b.client() as viewing:
+        await until_recorded(b, worker.worker_id, a)
+        task_id = await claimed_run(a, worker.worker_id)
+        async with viewing.live_log(task_id, 0, SECRET) as log:
+            sender = asyncio.create_task(send_all(await worker.next_stream()))
+            async with asyncio.timeout(WAIT_S):
+                seen = -1
+                while sent != seen:
+                    seen = sent
+                    await asyncio.sleep(STALL_S)
+            assert not sender.done()
+            assert sent < TOTAL_BYTES // 2
+            received = 0
+            async for chunk in log:
+                received += len(chunk)
+            await asyncio.wait_for(sender, WAIT_S)
+    assert received == sent == TOTAL_BYTES
