@@ -48,6 +48,8 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
         assert (status["state"], status["taskQueueId"]) == ("completed", "local/process")
         failed = up.infrax("submit", "--wait", "--", "sh", "-c", "exit 3")
         assert failed.returncode == 1, failed.stderr
+        pools = up.infrax("pools", "--json", "list")  # the provisioner of `infrax up`, no pools
+        assert (pools.returncode, json.loads(pools.stdout or "null")) == (0, []), pools.stderr
 
         code, err = up.stop(signal.SIGINT)
     assert code == 0, err
