@@ -11,7 +11,8 @@ lets every `infrax` command started from this directory reach the system unconfi
 SIGINT, SIGTERM or SIGHUP stops the children (SIGTERM, newest first, each waited for) and
 exits 0. A child that exits on its own is named with the end of its log, the others are
 stopped, and the exit code is 1. The children run in their own sessions so that Ctrl-C in the
-terminal reaches `infrax up` alone, which stops them in order.
+terminal reaches `infrax up` alone, which stops them in order. One `infrax up` runs per data
+directory (`up.lock`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -316,6 +318,7 @@ async def _up(args: argparse.Namespace) -> int:
     engine = await asyncio.to_thread(_engine, args.engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKCLUSTER_")}
     sup = Supervisor(data_dir, env)
+    local_file: Path | None = None  # removed at the end only if this one wrote it
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -347,14 +350,32 @@ async def _up(args: argparse.Namespace) -> int:
         _say(str(error))
         return 1
     finally:
-        remove_local(data_dir)
+        if local_file is not None:
+            remove_local(data_dir)
         await sup.stop()
+
+
+@contextlib.contextmanager
+def _only_one(data_dir: Path) -> Iterator[None]:
+    """One `infrax up` per data directory: a second would share its database and remake
+    its children's clients."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "up.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UpError(f"another `infrax up` runs with {data_dir}") from None
+        yield
 
 
 def command(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     try:
-        return asyncio.run(_up(args))
+        with _only_one(data_dir_of(args.data_dir).resolve()):
+            return asyncio.run(_up(args))
+    except UpError as error:
+        _say(str(error))
+        return 1
     except ConfigurationError as error:
         _say(str(error))
         return Exit.usage

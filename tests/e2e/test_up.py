@@ -39,6 +39,10 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
         assert (saved["rootUrl"], saved["taskQueueId"]) == (up.root_url, "local/process")
         services = [up.root_url, up.value("hooksRootUrl"), up.value("workerManagerRootUrl")]
         assert all(answers(url) for url in services)
+        second = infrax_in(tmp_path, "up", "--port", "0", timeout=60)
+        assert second.returncode == 1
+        assert "another `infrax up` runs with" in second.stderr
+        assert local.exists()
 
         hello = up.infrax("submit", "--follow", "--", "echo", "hello")
         assert hello.returncode == 0, hello.stderr
