@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         " engine) serving local/docker or local/process, the scheduler and the provisioner."
         " Ctrl-C stops everything. Other `infrax` commands started in the same directory (or"
         " with INFRAX_DATA_DIR) use it without configuration.",
+        epilog="It prints `rootUrl: URL` first, then the web page, where the credentials are"
+        " (<data dir>/local.json, mode 0600, while it runs), the task queue and the logs"
+        " (<data dir>/logs/). Exit code: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP; 1 when a"
+        " child could not start or died (named, with the end of its log).",
     )
     parser.add_argument(
         "--data-dir",
