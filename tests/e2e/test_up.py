@@ -50,6 +50,10 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
         task_id = hello.stderr.split()[1]  # `task    <taskId>` first, on stderr with --follow
         status = json.loads(up.infrax("status", task_id, "--json").stdout)["status"]
         assert (status["state"], status["taskQueueId"]) == ("completed", "local/process")
+        scripted = up.infrax("submit", "--follow", "--json", "--", "sh", "-c", "echo a; exit 4")
+        assert scripted.returncode == 1, scripted.stderr
+        assert json.loads(scripted.stdout)["status"]["state"] == "failed"
+        assert "a" in scripted.stderr.splitlines()  # with --json the log goes to stderr
         failed = up.infrax("submit", "--wait", "--", "sh", "-c", "exit 3")
         assert failed.returncode == 1, failed.stderr
         pools = up.infrax("pools", "--json", "list")  # the provisioner of `infrax up`, no pools
