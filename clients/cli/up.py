@@ -43,6 +43,7 @@ from ..protocol.times import format_ms
 from ..protocol.worker_manager import PROVISIONER_CLIENT_SCOPES
 from .common import Exit
 from .local import LocalSystem, data_dir_of, remove_local, write_local
+from .taskdef import DEFAULT_IMAGE
 
 __all__ = ["command"]
 
@@ -102,6 +103,33 @@ def docker_reachable() -> bool:
         return False
     finally:
         client.close()
+
+
+def image_present(image: str) -> bool:
+    """Whether the local Docker engine has this image (no pull is tried)."""
+    try:
+        client = docker.from_env(timeout=5)
+    except (docker.errors.DockerException, OSError):
+        return False
+    try:
+        client.images.get(image)
+        return True
+    except (docker.errors.DockerException, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def _first_task(engine: str) -> str:
+    """The `try:` line: a first submit, and the image it needs when the engine lacks it."""
+    line = "try: infrax submit --follow -- echo hello"
+    image = os.environ.get("INFRAX_IMAGE") or DEFAULT_IMAGE
+    if engine != "docker" or image_present(image):
+        return line
+    return (
+        f"{line}  (Docker pulls {image} first; without a registry give --image of a local"
+        " image, or run `infrax up --engine process`)"
+    )
 
 
 def _worker_id() -> str:
@@ -300,7 +328,7 @@ def _announce(system: LocalSystem, local_file: Path, capacity: int, out: IO[str]
         f"hooksRootUrl: {system.hooks_root_url}",
         f"workerManagerRootUrl: {system.worker_manager_root_url}",
         f"logs: {local_file.parent / 'logs'}",
-        "try: infrax submit --follow -- echo hello",
+        _first_task(system.engine),
         "Ctrl-C stops everything.",
     ]
     out.write("\n".join(lines) + "\n")
@@ -338,7 +366,7 @@ async def _up(args: argparse.Namespace) -> int:
             return Exit.ok
         system = starting.result()
         local_file = write_local(data_dir, system)
-        _announce(system, local_file, args.capacity, sys.stdout)
+        await asyncio.to_thread(_announce, system, local_file, args.capacity, sys.stdout)
         dead = asyncio.create_task(sup.first_exit())
         await asyncio.wait([dead, stopping], return_when=asyncio.FIRST_COMPLETED)
         if stopping.done():

@@ -88,8 +88,11 @@ def test_up_stops_the_rest_when_a_child_dies(tmp_path: Path) -> None:
 def test_up_serves_local_docker_and_a_missing_image_fails_the_task_quickly(
     tmp_path: Path, busybox_image: str
 ) -> None:
-    with running_up(tmp_path) as up:
+    absent_image = "infrax-test/absent:none"
+    with running_up(tmp_path, env={"INFRAX_IMAGE": absent_image}) as up:
         assert up.value("taskQueueId") == "local/docker"
+        hint = next(line for line in up.lines if line.startswith("try: "))
+        assert f"Docker pulls {absent_image} first" in hint
         hello = up.infrax("submit", "--image", busybox_image, "--follow", "--", "echo", "hi")
         assert hello.returncode == 0, hello.stderr
         assert "hi" in hello.stdout.splitlines()
