@@ -7,6 +7,7 @@ any certificate with ``verify_certificate``, derives the key with ``signing_key`
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -42,6 +43,7 @@ __all__ = [
     "temporary_access_token",
     "verify_bewit",
     "verify_certificate",
+    "verify_certificate_times",
     "verify_header",
 ]
 
@@ -59,6 +61,11 @@ _B64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 _INTEGER = re.compile(r"^(0|[1-9][0-9]{0,15})$")
 _SCOPE = re.compile(r"^[\x20-\x7e]*$")
 _HEADER_KEYS = frozenset({"id", "ts", "nonce", "hash", "ext", "mac"})
+# An attribute _ATTRIBUTE takes whose value _VALUE accepts: the fast path of _parse_attributes.
+_GOOD_VALUE = r"[ \w!#$%&'()*+,\-./:;<=>?@\[\]^`{|}~]+"
+_GOOD_ATTRIBUTE = re.compile(rf'(\w+)="({_GOOD_VALUE})"\s*(?:,\s*|$)', re.ASCII)
+EXT_CACHE_SIZE = 2048  # ext texts parsed (servers)
+SIGNED_EXT_CACHE_SIZE = 256  # ext texts made (clients)
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.encode
 _T = TypeVar("_T")
@@ -195,6 +202,15 @@ def parse_certificate(value: object) -> Certificate:
 def _parse_ext(ext: str | None) -> tuple[Certificate | None, tuple[str, ...] | None]:
     if not ext:
         return None, None
+    return _parse_ext_text(ext)
+
+
+@functools.lru_cache(maxsize=EXT_CACHE_SIZE)
+def _parse_ext_text(ext: str) -> tuple[Certificate | None, tuple[str, ...] | None]:
+    """The certificate and authorizedScopes of an ext, by its text (the same credentials send
+    the same ext with every request: a run's reclaims, artifacts and report). Only shapes are
+    checked here, never signatures or times, and what is cached is immutable; an ext that
+    fails is not cached."""
     try:
         obj = _decode_json(_decode_b64(ext, "ext"))
     except (ValueError, msgspec.DecodeError):
@@ -224,6 +240,22 @@ def payload_hash(content_type: str, body: bytes) -> str:
 
 
 def _parse_attributes(text: str) -> dict[str, str]:
+    """The attributes of a header, each once, each value of the allowed characters."""
+    # One regex for the usual header; anything it does not take whole gets the checks below
+    # one by one, for their precise errors.
+    attributes: dict[str, str] = {}
+    position = 0
+    for match in _GOOD_ATTRIBUTE.finditer(text):
+        key = match.group(1)
+        if match.start() != position or key not in _HEADER_KEYS or key in attributes:
+            break
+        attributes[key], position = match.group(2), match.end()
+    if position == len(text):
+        return attributes
+    return _parse_attributes_checked(text)
+
+
+def _parse_attributes_checked(text: str) -> dict[str, str]:
     attributes: dict[str, str] = {}
     position = 0
     for match in _ATTRIBUTE.finditer(text):
@@ -363,6 +395,15 @@ def verify_certificate(
         raise HawkError(f"ext.certificate: signature is not valid{suffix}")
 
 
+def verify_certificate_times(cert: Certificate, *, now_ms: int) -> None:
+    """The only checks of verify_certificate that depend on the time: for a certificate that
+    passed all of them before, with the same clientId and issuer token (a server's cache)."""
+    if cert.start > now_ms + CERTIFICATE_CLOCK_SKEW_MS:
+        raise HawkError("ext.certificate: start is in the future")
+    if cert.expiry < now_ms - CERTIFICATE_CLOCK_SKEW_MS:
+        raise HawkError("ext.certificate: expiry is in the past")
+
+
 def temporary_access_token(issuer_access_token: str, seed: str) -> str:
     """The access token of temporary credentials: URL-safe base64 HMAC of the seed, unpadded."""
     return _b64url(_hmac(issuer_access_token, seed))
@@ -423,10 +464,17 @@ def facts_from_url(method: str, url: str) -> RequestFacts:
 
 def _make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None) -> str:
     """The ext the official Python client sends: URL-safe base64 (padded) of compact JSON."""
+    authorized = None if authorized_scopes is None else tuple(authorized_scopes)
+    return _make_ext_text(credentials.certificate, authorized)
+
+
+@functools.lru_cache(maxsize=SIGNED_EXT_CACHE_SIZE)
+def _make_ext_text(certificate: str | None, authorized_scopes: tuple[str, ...] | None) -> str:
+    """_make_ext by its inputs: the same for every request signed with the same credentials."""
     ext: dict[str, object] = {}
-    if credentials.certificate:
+    if certificate:
         try:
-            ext["certificate"] = json.loads(credentials.certificate)
+            ext["certificate"] = json.loads(certificate)
         except ValueError:
             raise HawkError("credentials.certificate is not valid JSON") from None
     if authorized_scopes is not None:

@@ -7,6 +7,7 @@ A request with no Authorization header and no bewit is anonymous. Every caller a
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,11 @@ from .store.base import Store
 __all__ = ["FAR_FUTURE_MS", "Authenticator", "Caller", "Verified"]
 
 CLIENT_CACHE_S = 5.0
+# Certificates whose signature was verified, with the key they sign with and their expanded
+# scopes, by everything that verification depends on: the certificate (every field, the
+# signature among them), the clientId it was presented with and the issuer's access token.
+# Bounded: a run's credentials sign its reclaims, artifacts and report, then never again.
+CERTIFICATE_CACHE_SIZE = 2048
 # Expanded scope sets by the scopes they were expanded from: the roles are fixed for the
 # server's life, so an expansion never goes stale. Bounded: a run's credentials are used a few
 # times (reclaims, artifacts, its report) and then never again.
@@ -47,6 +53,18 @@ class Verified:
     payload_hash: str | None
     expires_ms: int
     anonymous: bool
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A certificate that passed every check but the time (verify_certificate_times)."""
+
+    key: str  # the temporary access token it signs with
+    scopes: ScopeSet  # its scopes, expanded
+
+
+# What a verified certificate depends on: itself, the clientId it came with, the issuer's token.
+_CertificateKey = tuple[hawk.Certificate, str, str]
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class Authenticator:
         self._expanded: dict[tuple[str, ...], ScopeSet] = {}
         self._anonymous = Caller("", ScopeSet(expand(["assume:anonymous"], self._roles)))
         self._cache: dict[str, tuple[float, _Issuer | None]] = {}
+        self._certificates: OrderedDict[_CertificateKey, _Checked] = OrderedDict()
         self._queue_issuer = _Issuer(secrets.queue_issuer_token, ("*",))
 
     def expand(self, scopes: list[str]) -> list[str]:
@@ -148,14 +167,20 @@ class Authenticator:
             if issuer is None:
                 raise _failed(f"unknown or disabled client `{hawk.issuer_id(parsed)}`")
             facts = hawk.RequestFacts(facts.method, facts.host, facts.port, resource)
-            key = hawk.signing_key(parsed, issuer.access_token)
+            cert = parsed.certificate
+            checked = None
+            if cert is not None:
+                checked = self._certificates.get((cert, parsed.id, issuer.access_token))
+                if checked is not None:
+                    self._certificates.move_to_end((cert, parsed.id, issuer.access_token))
+            key = checked.key if checked else hawk.signing_key(parsed, issuer.access_token)
             if isinstance(parsed, hawk.ParsedHeader):
                 hawk.verify_header(
                     parsed, key, facts, content_type=content_type, body=body, now=now
                 )
             else:
                 hawk.verify_bewit(parsed, key, facts, now=now)
-            caller = self._caller(parsed, issuer, now)
+            caller = self._caller(parsed, issuer, now, key, checked)
         except hawk.HawkError as error:
             raise _failed(str(error)) from None
         cert = parsed.certificate
@@ -164,27 +189,48 @@ class Authenticator:
         return Verified(caller, payload, expires, False)
 
     def _caller(
-        self, parsed: hawk.ParsedHeader | hawk.ParsedBewit, issuer: _Issuer, now: float
+        self,
+        parsed: hawk.ParsedHeader | hawk.ParsedBewit,
+        issuer: _Issuer,
+        now: float,
+        key: str,
+        checked: _Checked | None,
     ) -> Caller:
         scopes = self._expand(issuer.scopes)
         cert = parsed.certificate
         if cert is not None:
-            hawk.verify_certificate(
-                cert,
-                client_id=parsed.id,
-                issuer_access_token=issuer.access_token,
-                now_ms=int(now * 1000),
-            )
+            if checked is None:
+                hawk.verify_certificate(
+                    cert,
+                    client_id=parsed.id,
+                    issuer_access_token=issuer.access_token,
+                    now_ms=int(now * 1000),
+                )
+                checked = self._remember(cert, parsed.id, issuer, key)
+            else:
+                hawk.verify_certificate_times(cert, now_ms=int(now * 1000))
+            # The issuer's scopes may have changed since: checked at every request.
             if cert.issuer and not scopes.satisfies(f"auth:create-client:{parsed.id}"):
                 raise _failed(f"issuer `{cert.issuer}` may not create client `{parsed.id}`")
             if not satisfies_all(scopes, cert.scopes):
                 raise _failed("the certificate's scopes are not all held by its issuer")
-            scopes = self._expand(cert.scopes)
+            scopes = checked.scopes
         if parsed.authorized_scopes is not None:
             if not satisfies_all(scopes, parsed.authorized_scopes):
                 raise _failed("authorizedScopes must be a subset of the client's scopes")
             scopes = self._expand(parsed.authorized_scopes)
         return Caller(parsed.id, scopes)
+
+    def _remember(
+        self, cert: hawk.Certificate, client_id: str, issuer: _Issuer, key: str
+    ) -> _Checked:
+        """Note a certificate that verify_certificate accepted (the least recently used out
+        when full)."""
+        checked = _Checked(key, self._expand(cert.scopes))
+        self._certificates[(cert, client_id, issuer.access_token)] = checked
+        if len(self._certificates) > CERTIFICATE_CACHE_SIZE:
+            self._certificates.popitem(last=False)
+        return checked
 
 
 def _host_and_port(request: web.Request) -> tuple[str, int]:

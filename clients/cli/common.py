@@ -1,8 +1,9 @@
 """What every `infrax` client command shares: connection flags, the client, exit codes.
 
-Exit codes (README, "The infrax command"): 0 success; 1 the awaited task failed; 2 usage or
-configuration error; 3 the awaited task resolved as exception; 4 the server refused the
-request (4xx); 5 the server could not be reached or kept failing (5xx); 130 interrupted.
+Exit codes (README, "The infrax command", the one table of them): 0 success; 1 the awaited
+task failed; 2 usage or configuration error; 3 the awaited task resolved as exception; 4 the
+server refused the request (4xx); 5 the server could not be reached or kept failing (5xx);
+130 interrupted.
 """
 
 from __future__ import annotations

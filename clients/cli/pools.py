@@ -1,12 +1,14 @@
 """`infrax pools`: worker pools, their workers and errors, through the worker-manager API.
 
 The API is the provisioner's (`infrax provisioner` prints its rootUrl): `--provisioner-url`
-or INFRAX_PROVISIONER_URL, else the `--root-url` (one rootUrl behind a proxy).
+or INFRAX_PROVISIONER_URL, else the `--root-url` (one rootUrl behind a proxy), else the
+provisioner `infrax up` runs (clients/cli/local.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -22,7 +24,7 @@ from ..protocol.ids import new_slugid
 from ..protocol.pool_config import PoolFileEntry, PoolFileError, parse_pools_file
 from ..protocol.times import format_ms
 from ..protocol.worker_manager import WorkerPool
-from .common import Exit, connection_flags, options_of, run_command
+from .common import Exit, connection_flags, connection_of, run_command
 
 __all__ = ["command"]
 
@@ -36,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--provisioner-url",
         default=os.environ.get("INFRAX_PROVISIONER_URL"),
-        help="the provisioner's rootUrl [INFRAX_PROVISIONER_URL, else --root-url]",
+        help="the provisioner's rootUrl [INFRAX_PROVISIONER_URL, else --root-url, else that of"
+        " `infrax up`]",
     )
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("list", help="list the pools with their capacity")
@@ -205,7 +208,9 @@ def command(argv: Sequence[str]) -> int:
 
     async def body() -> int:
         args.root_url = args.provisioner_url or args.root_url
-        options = options_of(args)
+        options, local = connection_of(args)
+        if local is not None and local.worker_manager_root_url:  # `infrax up`'s provisioner
+            options = dataclasses.replace(options, root_url=local.worker_manager_root_url)
         async with WorkerManager(options) as manager:
             result = msgspec.to_builtins(await _run(manager, args))
         text = json.dumps(result, indent=2) if args.json else _text(args.action, result)

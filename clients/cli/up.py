@@ -11,7 +11,8 @@ lets every `infrax` command started from this directory reach the system unconfi
 SIGINT, SIGTERM or SIGHUP stops the children (SIGTERM, newest first, each waited for) and
 exits 0. A child that exits on its own is named with the end of its log, the others are
 stopped, and the exit code is 1. The children run in their own sessions so that Ctrl-C in the
-terminal reaches `infrax up` alone, which stops them in order.
+terminal reaches `infrax up` alone, which stops them in order. One `infrax up` runs per data
+directory (`up.lock`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -41,6 +43,7 @@ from ..protocol.times import format_ms
 from ..protocol.worker_manager import PROVISIONER_CLIENT_SCOPES
 from .common import Exit
 from .local import LocalSystem, data_dir_of, remove_local, write_local
+from .taskdef import DEFAULT_IMAGE
 
 __all__ = ["command"]
 
@@ -64,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         " engine) serving local/docker or local/process, the scheduler and the provisioner."
         " Ctrl-C stops everything. Other `infrax` commands started in the same directory (or"
         " with INFRAX_DATA_DIR) use it without configuration.",
+        epilog="It prints `rootUrl: URL` first, then the web page, where the credentials are"
+        " (<data dir>/local.json, mode 0600, while it runs), the task queue and the logs"
+        " (<data dir>/logs/). Exit code: 0 when stopped by Ctrl-C, SIGTERM or SIGHUP; 1 when a"
+        " child could not start or died (named, with the end of its log).",
     )
     parser.add_argument(
         "--data-dir",
@@ -96,6 +103,33 @@ def docker_reachable() -> bool:
         return False
     finally:
         client.close()
+
+
+def image_present(image: str) -> bool:
+    """Whether the local Docker engine has this image (no pull is tried)."""
+    try:
+        client = docker.from_env(timeout=5)
+    except (docker.errors.DockerException, OSError):
+        return False
+    try:
+        client.images.get(image)
+        return True
+    except (docker.errors.DockerException, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def _first_task(engine: str) -> str:
+    """The `try:` line: a first submit, and the image it needs when the engine lacks it."""
+    line = "try: infrax submit --follow -- echo hello"
+    image = os.environ.get("INFRAX_IMAGE") or DEFAULT_IMAGE
+    if engine != "docker" or image_present(image):
+        return line
+    return (
+        f"{line}  (Docker pulls {image} first; without a registry give --image of a local"
+        " image, or run `infrax up --engine process`)"
+    )
 
 
 def _worker_id() -> str:
@@ -294,7 +328,7 @@ def _announce(system: LocalSystem, local_file: Path, capacity: int, out: IO[str]
         f"hooksRootUrl: {system.hooks_root_url}",
         f"workerManagerRootUrl: {system.worker_manager_root_url}",
         f"logs: {local_file.parent / 'logs'}",
-        "try: infrax submit --follow -- echo hello",
+        _first_task(system.engine),
         "Ctrl-C stops everything.",
     ]
     out.write("\n".join(lines) + "\n")
@@ -316,6 +350,7 @@ async def _up(args: argparse.Namespace) -> int:
     engine = await asyncio.to_thread(_engine, args.engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKCLUSTER_")}
     sup = Supervisor(data_dir, env)
+    local_file: Path | None = None  # removed at the end only if this one wrote it
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -331,7 +366,7 @@ async def _up(args: argparse.Namespace) -> int:
             return Exit.ok
         system = starting.result()
         local_file = write_local(data_dir, system)
-        _announce(system, local_file, args.capacity, sys.stdout)
+        await asyncio.to_thread(_announce, system, local_file, args.capacity, sys.stdout)
         dead = asyncio.create_task(sup.first_exit())
         await asyncio.wait([dead, stopping], return_when=asyncio.FIRST_COMPLETED)
         if stopping.done():
@@ -347,14 +382,32 @@ async def _up(args: argparse.Namespace) -> int:
         _say(str(error))
         return 1
     finally:
-        remove_local(data_dir)
+        if local_file is not None:
+            remove_local(data_dir)
         await sup.stop()
+
+
+@contextlib.contextmanager
+def _only_one(data_dir: Path) -> Iterator[None]:
+    """One `infrax up` per data directory: a second would share its database and remake
+    its children's clients."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "up.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UpError(f"another `infrax up` runs with {data_dir}") from None
+        yield
 
 
 def command(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     try:
-        return asyncio.run(_up(args))
+        with _only_one(data_dir_of(args.data_dir).resolve()):
+            return asyncio.run(_up(args))
+    except UpError as error:
+        _say(str(error))
+        return 1
     except ConfigurationError as error:
         _say(str(error))
         return Exit.usage

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..protocol import artifacts as a
 from .errors import ClientError
 from .objects import Object
 from .options import credentials_of
 from .service import Body, ServiceClient
-from .transfer import Downloaded, get_file, put_file
+from .transfer import Downloaded, Progress, get_file, put_file
 
 __all__ = ["ArtifactCalls", "ArtifactError"]
 
@@ -145,10 +146,18 @@ class ArtifactCalls(ServiceClient):
         await put_file(self.session(), created.put_url, path, headers, self.options.retry)
 
     async def download_artifact(
-        self, task_id: str, name: str, path: Path, *, run_id: int | None = None
+        self,
+        task_id: str,
+        name: str,
+        path: Path | BinaryIO,
+        *,
+        run_id: int | None = None,
+        progress: Progress | None = None,
     ) -> Downloaded:
-        """Download an artifact (the latest run's unless ``run_id``) into ``path``, following
-        links, resuming cut transfers, checking an object's sha256; bytes as stored."""
+        """Download an artifact (the latest run's unless ``run_id``) into ``path`` (or an open
+        binary file, left open), following links, resuming cut transfers, checking an
+        object's sha256; bytes as stored. ``progress(written, total)`` is called from a
+        worker thread as bytes arrive (``total`` None when the server does not say)."""
         if run_id is None:
             content = await self.latest_artifact(task_id, name)
         else:
@@ -167,7 +176,7 @@ class ArtifactCalls(ServiceClient):
             expected = getattr(started, "hashes", {}).get("sha256")
         else:
             url = content.url
-        done = await get_file(self.session(), url, path, self.options.retry)
+        done = await get_file(self.session(), url, path, self.options.retry, progress=progress)
         if expected is not None and done.sha256 != expected:
             raise ClientError(
                 f"artifact {name!r}: sha256 {done.sha256} is not the expected {expected}"

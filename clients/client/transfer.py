@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,11 +20,13 @@ import aiohttp
 from .errors import ClientError, TransportError, error_from_answer
 from .retry import RetryPolicy
 
-__all__ = ["CHUNK_BYTES", "Downloaded", "get_file", "put_file", "stream_into"]
+__all__ = ["CHUNK_BYTES", "Downloaded", "Progress", "get_file", "put_file", "stream_into"]
 
 CHUNK_BYTES = 1 << 20
 _RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 Sleep = Callable[[float], Awaitable[None]]
+# Called (in a worker thread) after each write with the bytes written and the total expected.
+Progress = Callable[[int, int | None], None]
 
 
 async def stream_into(content: aiohttp.StreamReader, write: Callable[[list[bytes]], None]) -> None:
@@ -111,12 +113,18 @@ async def put_file(
 
 
 class _Sink:
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, progress: Progress | None) -> None:
         self.handle = handle
+        self.progress = progress
         self.digest = hashlib.sha256()
         self.size = 0
+        self.total: int | None = None
 
     def restart(self) -> None:
+        if self.size == 0:
+            return
+        if not self.handle.seekable():  # a pipe: what was written cannot be taken back
+            raise ClientError("the download could not be resumed and its start is already out")
         self.handle.seek(0)
         self.handle.truncate()
         self.digest = hashlib.sha256()
@@ -127,18 +135,35 @@ class _Sink:
             self.handle.write(chunk)
             self.digest.update(chunk)
             self.size += len(chunk)
+        if self.progress is not None:
+            self.progress(self.size, self.total)
+
+
+def _total(headers: Mapping[str, str], status: int) -> int | None:
+    """The whole length, from Content-Range (a resumed 206) or Content-Length."""
+    if status == 206:
+        whole = headers.get("Content-Range", "").rpartition("/")[2]
+        return int(whole) if whole.isdigit() else None
+    length = headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else None
 
 
 async def get_file(
     session: aiohttp.ClientSession,
     url: str,
-    path: Path,
+    target: Path | BinaryIO,
     retry: RetryPolicy,
     sleep: Sleep = asyncio.sleep,
+    progress: Progress | None = None,
 ) -> Downloaded:
-    """GET a URL into `path`, resuming with `Range` after a cut; the bytes as stored."""
-    handle = await asyncio.to_thread(path.open, "wb")
-    sink = _Sink(handle)
+    """GET a URL into `target` (a path, or an open binary file such as stdout, left open),
+    resuming with `Range` after a cut; the bytes as stored."""
+    handle: BinaryIO
+    if isinstance(target, Path):
+        handle = await asyncio.to_thread(target.open, "wb")
+    else:
+        handle = target
+    sink = _Sink(handle, progress)
     found: dict[str, str] = {}
 
     async def attempt() -> ClientError | None:
@@ -148,6 +173,7 @@ async def get_file(
                 return _failure("getArtifact", response.status, await response.read())
             if response.status != 206:
                 await asyncio.to_thread(sink.restart)
+            sink.total = _total(response.headers, response.status)
             found["type"] = response.headers.get("Content-Type", "application/octet-stream")
             found["encoding"] = response.headers.get("Content-Encoding", "")
             await stream_into(response.content, sink.write)
@@ -156,5 +182,5 @@ async def get_file(
     try:
         await _retrying("getArtifact", retry, sleep, attempt)
     finally:
-        await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(handle.close if isinstance(target, Path) else handle.flush)
     return Downloaded(sink.size, sink.digest.hexdigest(), found["type"], found["encoding"] or None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 __all__ = ["format_ms", "parse_time"]
 
@@ -25,7 +26,13 @@ def parse_time(value: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """`2024-05-01T12:00:00.` for a whole second since the epoch; a server formats the same
+    few seconds (now, now + the claim timeout, a task's deadline) again and again."""
+    return (_EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
 def format_ms(ms: int) -> str:
     """Milliseconds since the epoch as `2024-05-01T12:00:00.000Z`."""
-    moment = _EPOCH + dt.timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return f"{_second(ms // 1000)}{ms % 1000:03d}Z"

@@ -1,14 +1,16 @@
 """The local-disk blob store: one file per blob under the blob directory.
 
 A blob is written to `<key>.part` and renamed to `<key>` once complete, so a reader never sees
-half a blob. Chunks are batched to about 1 MiB; each batch is written and hashed in a worker
-thread while the event loop reads the next (hashlib and file writes release the GIL), so a
-transfer uses two cores and at most about 3 MiB of memory whatever its size.
+half a blob. Chunks are batched to about 1 MiB; each batch is written by one worker thread and
+hashed by another while the event loop reads the next (hashlib and file writes release the
+GIL), so a transfer uses every core there is and at most about 3 MiB of memory whatever its
+size.
 
-A stored blob is on the disk before the upload is acknowledged: the data is flushed with
-fdatasync every 8 MiB as it arrives (so the disk works while the network does, and the last
-flush is short), and the file and its directory entry are synced when it is renamed into
-place. An artifact acknowledged to a worker survives a power loss, as an S3 PUT does.
+A stored blob is on the disk before the upload is acknowledged: what was written is flushed
+with fdatasync in the background every 8 MiB as it arrives (so the disk works while the
+network does, without holding up the writes, and the last flush is short; a failed flush fails
+the upload), and the file and its directory entry are synced when it is renamed into place.
+An artifact acknowledged to a worker survives a power loss, as an S3 PUT does.
 """
 
 from __future__ import annotations
@@ -49,17 +51,22 @@ def _remove(*paths: Path) -> None:
 
 
 class _Sink:
-    """One blob being written: batches written and hashed in a thread, one at a time."""
+    """One blob being written. Each batch is written by one worker thread and hashed by
+    another at the same time (both release the GIL), one batch at a time in each; the data
+    written so far is flushed to the disk in the background as it arrives, by a third, so
+    that neither the writes nor the hashing wait for the disk."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
         self.digest = hashlib.sha256()
         self.size = 0
         self.unsynced = 0
-        self.pending: asyncio.Future[None] | None = None
+        self.writing: asyncio.Future[None] | None = None
+        self.hashing: asyncio.Future[None] | None = None
+        self.syncing: asyncio.Future[None] | None = None
 
     def _write(self, batch: list[bytes]) -> None:
-        """Write and hash a batch in a worker thread, chunk by chunk (no joined copy)."""
+        """Write a batch in a worker thread, chunk by chunk (no joined copy)."""
         for chunk in batch:
             view = memoryview(chunk)
             while view:
@@ -67,16 +74,35 @@ class _Sink:
                 if not written:
                     raise OSError(errno.EIO, "the blob file accepted no bytes")
                 view = view[written:]
-            self.digest.update(chunk)
-            self.unsynced += len(chunk)
-        if self.unsynced >= SYNC_BYTES:
-            os.fdatasync(self.handle.fileno())
-            self.unsynced = 0
 
-    async def _flush(self, batch: list[bytes]) -> None:
-        if self.pending is not None:
-            await self.pending
-        self.pending = asyncio.get_running_loop().run_in_executor(None, self._write, batch)
+    def _hash(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            self.digest.update(chunk)
+
+    def _sync(self) -> None:
+        os.fdatasync(self.handle.fileno())
+
+    def _in_flight(self) -> list[asyncio.Future[None]]:
+        return [f for f in (self.writing, self.hashing, self.syncing) if f is not None]
+
+    async def _flush(self, batch: list[bytes], size: int) -> None:
+        loop = asyncio.get_running_loop()
+        # Shielded: if the upload is cancelled meanwhile, the thread's work stays in flight
+        # (not done) until it really ends, and abandon() waits for it before closing the file.
+        if self.writing is not None:
+            await asyncio.shield(self.writing)
+        if self.hashing is not None:
+            await asyncio.shield(self.hashing)
+        if self.syncing is not None and self.syncing.done():
+            self.syncing.result()  # a failed flush fails the upload (its error is not repeated)
+            self.syncing = None
+        if self.unsynced >= SYNC_BYTES and self.syncing is None:
+            # Everything written so far goes to the disk while the next batches arrive.
+            self.unsynced = 0
+            self.syncing = loop.run_in_executor(None, self._sync)
+        self.writing = loop.run_in_executor(None, self._write, batch)
+        self.hashing = loop.run_in_executor(None, self._hash, batch)
+        self.unsynced += size
 
     async def feed(self, chunks: AsyncIterable[bytes]) -> None:
         batch: list[bytes] = []
@@ -86,13 +112,13 @@ class _Sink:
             batched += len(chunk)
             self.size += len(chunk)
             if batched >= BATCH_BYTES:
-                await self._flush(batch)
+                await self._flush(batch, batched)
                 batch = []
                 batched = 0
         if batch:
-            await self._flush(batch)
-        if self.pending is not None:
-            await self.pending
+            await self._flush(batch, batched)
+        for pending in self._in_flight():
+            await asyncio.shield(pending)
 
     def commit(self, part: Path, path: Path) -> None:
         """Make the blob durable under its key: data, then the rename, then the directory."""
@@ -106,29 +132,35 @@ class _Sink:
             os.close(directory)
 
     async def settle(self) -> None:
-        """Wait for a write in flight to end, whatever its outcome."""
-        if self.pending is not None:
+        """Wait for the work in flight to end, whatever its outcome."""
+        for pending in self._in_flight():
             with contextlib.suppress(Exception):
-                await self.pending
+                await pending
 
     def abandon(self, part: Path) -> None:
-        """Close and remove the partial file, once no thread writes to it any more."""
+        """Close and remove the partial file, once no thread uses it any more."""
 
         def finish() -> None:
             with contextlib.suppress(OSError):
                 self.handle.close()
             _remove(part)
 
-        def after(write: asyncio.Future[None]) -> None:
-            if not write.cancelled():
-                write.exception()  # retrieved: a failed write after cancellation is expected
-            finish()
+        left = [f for f in self._in_flight() if not f.done()]
 
-        pending = self.pending
-        if pending is not None and not pending.done():
-            pending.add_done_callback(after)
-        else:
+        def after(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                done.exception()  # retrieved: a failed write after cancellation is expected
+            left.remove(done)
+            if not left:
+                finish()
+
+        for pending in self._in_flight():
+            if pending.done() and not pending.cancelled():
+                pending.exception()  # retrieved, whatever it was
+        if not left:
             finish()
+        for pending in list(left):
+            pending.add_done_callback(after)
 
 
 class LocalBlobStore:

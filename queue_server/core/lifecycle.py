@@ -47,6 +47,10 @@ ACTIVE_RUN_STATES = frozenset({RunState.pending, RunState.running})
 RESOLVED_TASK_STATES = frozenset({TaskState.completed, TaskState.failed, TaskState.exception})
 
 
+# A task's state is its last run's (a dict lookup: TaskState(value) is an Enum call).
+_TASK_STATE_OF_RUN = {run: TaskState(run.value) for run in RunState}
+
+
 @dataclass
 class TaskRecord:
     task_id: str
@@ -62,7 +66,7 @@ class TaskRecord:
     def state(self) -> TaskState:
         if self.awaiting_rerun or not self.runs:
             return TaskState.unscheduled
-        return TaskState(self.runs[-1].state.value)
+        return _TASK_STATE_OF_RUN[self.runs[-1].state]
 
     @property
     def active(self) -> bool:

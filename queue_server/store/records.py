@@ -18,7 +18,7 @@ from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
 from .db import Db
 
-__all__ = ["load_record", "save_record"]
+__all__ = ["insert_pending", "insert_record", "load_record", "save_record"]
 
 _encode = msgspec.json.Encoder().encode
 _decode_task = msgspec.json.Decoder(Task).decode
@@ -102,18 +102,7 @@ async def sync_run_rows(db: Db, record: TaskRecord, now_ms: int) -> None:
     run = record.last_run()
     state = run.state if run is not None else None
     if state is RunState.pending and run is not None:
-        await db.run(
-            "INSERT INTO pending (task_queue_id, priority, task_id, run_id, inserted)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET priority = excluded.priority"
-            " WHERE pending.run_id = excluded.run_id",
-            (
-                record.task.task_queue_id,
-                priority_rank(record.task.priority),
-                record.task_id,
-                run.run_id,
-                now_ms,
-            ),
-        )
+        await insert_pending(db, record, now_ms)
     else:
         await db.run("DELETE FROM pending WHERE task_id = ?", (record.task_id,))
     if state is RunState.running and run is not None:
@@ -134,6 +123,24 @@ async def sync_run_rows(db: Db, record: TaskRecord, now_ms: int) -> None:
         )
     else:
         await db.run("DELETE FROM claims WHERE task_id = ?", (record.task_id,))
+
+
+async def insert_pending(db: Db, record: TaskRecord, now_ms: int) -> None:
+    """The pending row of the record's last run, which is pending."""
+    run = record.last_run()
+    assert run is not None and run.state is RunState.pending
+    await db.run(
+        "INSERT INTO pending (task_queue_id, priority, task_id, run_id, inserted)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET priority = excluded.priority"
+        " WHERE pending.run_id = excluded.run_id",
+        (
+            record.task.task_queue_id,
+            priority_rank(record.task.priority),
+            record.task_id,
+            run.run_id,
+            now_ms,
+        ),
+    )
 
 
 async def _count_group_activity(

@@ -9,6 +9,7 @@ into one commit (batching.py). Messages are published after the commit, in commi
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from .batching import CommitBatcher, Outcome
 from .db import Row, Txn, migrate, run_to_end
 from .dialect import SQLITE
 from .schema import MIGRATIONS
-from .sql import SqlStore
+from .sql import SqlStore, _with_outbox
 
 __all__ = ["SQLiteDb", "SQLiteStore"]
 
@@ -159,6 +160,22 @@ class SQLiteStore(SqlStore):
 
     async def _read(self, fn: Txn[T], *args: Any) -> T:
         return await self._call("BEGIN", fn, args)
+
+    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
+        """Commit fn(db, *args) in the next batch and publish its messages once committed,
+        before the caller resumes and even if it was cancelled meanwhile: a callback of the
+        batch's future does it, without a task of its own per write (SqlStore._write)."""
+        if self._outbox:
+            fn, args = _with_outbox, (fn, *args)
+        committed = self._writer.submit((fn, args))
+        committed.add_done_callback(self._publish_committed)
+        result, _messages = cast(tuple[T, list[Message]], await asyncio.shield(committed))
+        return result
+
+    def _publish_committed(self, committed: asyncio.Future[object]) -> None:
+        if not committed.cancelled() and committed.exception() is None:
+            _result, messages = cast(tuple[Any, list[Message]], committed.result())
+            self._bus.publish(messages)
 
     async def _commit(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]

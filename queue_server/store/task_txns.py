@@ -12,7 +12,7 @@ from clients.protocol.events import (
     TaskPriorityChanged,
     group_routing_key,
 )
-from clients.protocol.states import Priority, ReasonResolved, RunState, TaskState
+from clients.protocol.states import Priority, ReasonResolved, RunState
 from clients.protocol.tasks import Task, TaskStatus
 
 from ..core import lifecycle
@@ -20,6 +20,7 @@ from ..core.lifecycle import TaskRecord
 from .db import Db, scalar
 from .records import (
     group_message,
+    insert_pending,
     insert_record,
     load_record,
     save_record,
@@ -52,14 +53,17 @@ async def create_task(
     await _join_group(db, task, expires)
     unresolved = await _insert_dependencies(db, task_id, task, deadline)
     record = TaskRecord(task_id, task, [], task.retries, deadline)
+    messages = [lifecycle.message(record, Exchange.task_defined)]
+    if unresolved == 0:
+        # Scheduled before it is written: one INSERT of the pending task, not an INSERT of
+        # the unscheduled one and then an UPDATE (a new task has no claim to clear).
+        messages += lifecycle.schedule(record, now_ms)
     await insert_record(db, record, expires, unresolved)
+    if unresolved == 0:
+        await insert_pending(db, record, now_ms)
     await db.run(
         "UPDATE task_groups SET active = active + 1 WHERE task_group_id = ?", (task.task_group_id,)
     )
-    messages = [lifecycle.message(record, Exchange.task_defined)]
-    if unresolved == 0:
-        messages += lifecycle.schedule(record, now_ms)
-        await save_record(db, record, TaskState.unscheduled, now_ms, messages)
     return record.status(), messages, True
 
 

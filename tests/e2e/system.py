@@ -55,15 +55,16 @@ class Up:
 
 
 @contextmanager
-def running_up(cwd: Path, *flags: str) -> Iterator[Up]:
-    """`infrax up --port 0` started in `cwd`, once it has printed all it prints at start."""
+def running_up(cwd: Path, *flags: str, env: dict[str, str] | None = None) -> Iterator[Up]:
+    """`infrax up --port 0` started in `cwd` (with `env` added to a clean environment), once
+    it has printed all it prints at start."""
     cwd.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [*INFRAX, "up", "--port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=clean_env(),
+        env=clean_env() | (env or {}),
         cwd=cwd,
     )
     up = Up(process, cwd)

@@ -39,6 +39,10 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
         assert (saved["rootUrl"], saved["taskQueueId"]) == (up.root_url, "local/process")
         services = [up.root_url, up.value("hooksRootUrl"), up.value("workerManagerRootUrl")]
         assert all(answers(url) for url in services)
+        second = infrax_in(tmp_path, "up", "--port", "0", timeout=60)
+        assert second.returncode == 1
+        assert "another `infrax up` runs with" in second.stderr
+        assert local.exists()
 
         hello = up.infrax("submit", "--follow", "--", "echo", "hello")
         assert hello.returncode == 0, hello.stderr
@@ -46,8 +50,14 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
         task_id = hello.stderr.split()[1]  # `task    <taskId>` first, on stderr with --follow
         status = json.loads(up.infrax("status", task_id, "--json").stdout)["status"]
         assert (status["state"], status["taskQueueId"]) == ("completed", "local/process")
+        scripted = up.infrax("submit", "--follow", "--json", "--", "sh", "-c", "echo a; exit 4")
+        assert scripted.returncode == 1, scripted.stderr
+        assert json.loads(scripted.stdout)["status"]["state"] == "failed"
+        assert "a" in scripted.stderr.splitlines()  # with --json the log goes to stderr
         failed = up.infrax("submit", "--wait", "--", "sh", "-c", "exit 3")
         assert failed.returncode == 1, failed.stderr
+        pools = up.infrax("pools", "--json", "list")  # the provisioner of `infrax up`, no pools
+        assert (pools.returncode, json.loads(pools.stdout or "null")) == (0, []), pools.stderr
 
         code, err = up.stop(signal.SIGINT)
     assert code == 0, err
@@ -78,8 +88,11 @@ def test_up_stops_the_rest_when_a_child_dies(tmp_path: Path) -> None:
 def test_up_serves_local_docker_and_a_missing_image_fails_the_task_quickly(
     tmp_path: Path, busybox_image: str
 ) -> None:
-    with running_up(tmp_path) as up:
+    absent_image = "infrax-test/absent:none"
+    with running_up(tmp_path, env={"INFRAX_IMAGE": absent_image}) as up:
         assert up.value("taskQueueId") == "local/docker"
+        hint = next(line for line in up.lines if line.startswith("try: "))
+        assert f"Docker pulls {absent_image} first" in hint
         hello = up.infrax("submit", "--image", busybox_image, "--follow", "--", "echo", "hi")
         assert hello.returncode == 0, hello.stderr
         assert "hi" in hello.stdout.splitlines()

@@ -196,11 +196,17 @@ async def test_a_cut_download_resumes_with_range(
         content = await anonymous.latest_artifact(run.task_id, "public/big")
         assert isinstance(content, a.S3Content)
         url = content.url.replace(f":{port}/", f":{proxy_port}/")
-        done = await get_file(anonymous.session(), url, tmp_path / "got", FAST)
+        seen: list[tuple[int, int | None]] = []
+        done = await get_file(
+            anonymous.session(), url, tmp_path / "got", FAST, progress=lambda *p: seen.append(p)
+        )
     finally:
         server.close()
         await server.wait_closed()
     assert (tmp_path / "got").read_bytes() == data
+    # the progress counts on from where the resumed (206) transfer starts, to the whole length
+    assert seen[-1] == (len(data), len(data))
+    assert [written for written, _ in seen] == sorted(written for written, _ in seen)
     assert done.sha256 == hashlib.sha256(data).hexdigest()
     assert len(proxy.heads) == 2
     assert b"range: bytes=" in proxy.heads[1].lower()

@@ -25,6 +25,8 @@ from typing import Literal
 
 import psutil
 
+from clients.protocol.payloads import PROCESS_PATH
+
 from ..errors import InternalError
 from ..payload import ArtifactRequest
 from ..tasklog import TaskLog
@@ -34,7 +36,7 @@ from .process_shell import ProcessTerminal, open_terminal
 
 __all__ = ["BASE_PATH", "ProcessEngine", "ProcessExecution", "RunAs"]
 
-BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BASE_PATH = PROCESS_PATH
 READ_CHUNK = 64 * 1024
 # A command's background children may keep its output open; after the command exits, its
 # remaining output is read for this long before the next command starts.
