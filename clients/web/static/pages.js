@@ -218,3 +218,19 @@ function laterStatus(a, b) {
   const rank = (s) => STATES.indexOf(s.state) >= 3 ? 2 : s.state === "running" ? 1 : 0;
   return rank(b) > rank(a) ? b : a;
 }
+
+// `fn` (async) never running twice at once: a call while it runs makes it run once more after,
+// so the last answer shown is never older than the last call.
+function serialized(fn) {
+  let running = false, again = false;
+  const run = async () => {
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      do { again = false; await fn(); } while (again);
+    } finally {
+      running = false;
+    }
+  };
+  return run;
+}

@@ -123,7 +123,7 @@
     section.replaceChildren(title, el("table", {}, el("thead", {}, head),
       el("tbody", {}, artifacts.map((a) => artifactRow(runId, a)))),
       artifacts.some((a) => !a.name.startsWith("public/"))
-        ? el("p", { class: "muted", text: "Artifacts outside public/ need credentials holding queue:get-artifact:<name>." }) : null);
+        ? el("p", { class: "muted", text: "Artifacts outside public/ need credentials holding queue:get-artifact:<name>." }) : "");
   }
 
   function setStatus(next) {
