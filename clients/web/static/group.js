@@ -6,11 +6,11 @@
 (() => {
   const groupId = idFromPath("groups");
   const main = document.querySelector("main");
-  const NODE_W = 180, NODE_H = 24, COL_GAP = 60, ROW_GAP = 8, MAX_ROWS = 100, PAD = 12;
+  const NODE_W = 180, NODE_H = 24, COL_GAP = 60, ROW_GAP = 8, MAX_ROWS = 100, PAD = 12, TOP = 32;
   const tasks = new Map();    // taskId -> {id, name, deps (in the group), outside, status, depth}
   const latest = new Map();   // taskId -> the latest status an event carried
   const unknown = new Set();  // ids seen in events, not yet fetched
-  let nodes = new Map(), rows = new Map(), loaded = false, group = null;
+  let nodes = new Map(), rows = new Map(), bands = [], loaded = false, group = null;
 
   document.getElementById("crumb").append(`task group ${groupId}`);
 
@@ -47,6 +47,7 @@
     for (const t of tasks.values()) (layers[t.depth] ||= []).push(t);
     // Within a layer, order by the mean position of the dependencies (barycentre), then name.
     let x = PAD;
+    bands = [];
     for (const layer of layers.filter(Boolean)) {
       for (const t of layer) {
         t.key = t.deps.length ? t.deps.reduce((s, d) => s + (tasks.get(d).row || 0), 0) / t.deps.length : 0;
@@ -55,11 +56,13 @@
       layer.forEach((t, i) => {
         t.row = i;
         t.x = x + Math.floor(i / MAX_ROWS) * (NODE_W + COL_GAP / 2);
-        t.y = PAD + (i % MAX_ROWS) * (NODE_H + ROW_GAP);
+        t.y = TOP + (i % MAX_ROWS) * (NODE_H + ROW_GAP);
       });
-      x += Math.ceil(layer.length / MAX_ROWS) * (NODE_W + COL_GAP / 2) + COL_GAP / 2;
+      const next = x + Math.ceil(layer.length / MAX_ROWS) * (NODE_W + COL_GAP / 2) + COL_GAP / 2;
+      bands.push({ x: x - COL_GAP / 4, width: next - x - COL_GAP / 2, depth: layer[0].depth, count: layer.length });
+      x = next;
     }
-    const height = PAD * 2 + Math.min(MAX_ROWS, Math.max(0, ...layers.filter(Boolean).map((l) => l.length))) * (NODE_H + ROW_GAP);
+    const height = TOP + PAD + Math.min(MAX_ROWS, Math.max(0, ...layers.filter(Boolean).map((l) => l.length))) * (NODE_H + ROW_GAP);
     return { width: x + PAD, height };
   }
 
@@ -70,6 +73,8 @@
   function drawGraph() {
     const { width, height } = layout();
     const edges = [], shapes = [];
+    const backs = bands.map((b, i) => `<rect class="band${i % 2 ? " odd" : ""}" x="${b.x}" y="0" width="${b.width + COL_GAP / 2}" height="${height}"/>` +
+      `<text class="band-label" x="${b.x + 6}" y="18">depth ${b.depth} · ${b.count} task${b.count === 1 ? "" : "s"}</text>`);
     for (const t of tasks.values()) {
       for (const d of t.deps) {
         const from = tasks.get(d);
@@ -86,7 +91,7 @@
     graph.innerHTML = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
       '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">' +
       '<path d="M0,0 L8,4 L0,8 z" fill="#9aa0a6"/></marker></defs>' +
-      `<g>${edges.join("")}</g><g>${shapes.join("")}</g></svg>`;
+      `<g>${backs.join("")}</g><g>${edges.join("")}</g><g>${shapes.join("")}</g></svg>`;
     nodes = new Map([...graph.querySelectorAll(".node")].map((n) => [n.dataset.taskId, n]));
   }
 
