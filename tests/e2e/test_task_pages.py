@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from clients.protocol.ids import new_slugid
+from queue_server.settings import DEFAULT_ANONYMOUS_SCOPES
 from tests.conftest import RunningQueue
 from tests.helpers import task_definition
 from tests.workers import client, create, payload, resolution, running_worker, worker_settings
@@ -33,6 +34,10 @@ async def _wait_text(page: Page | Frame, selector: str, text: str) -> None:
         arg=[selector, text],
         timeout=TIMEOUT_MS,
     )
+
+
+async def _text(page: Page, selector: str) -> str:
+    return str(await page.locator(selector).text_content() or "")
 
 
 async def _wait_attribute(page: Page, selector: str, name: str, value: str) -> None:
@@ -95,9 +100,12 @@ async def test_the_task_page_shows_runs_log_and_artifacts_and_follows_the_run_li
         dependent = await chromium.new_page()
         await dependent.goto(f"{queue.root_url}/tasks/{second}")
         await _wait_text(dependent, "#dependency-list", first)
-        assert await dependent.locator(
-            f'#dependency-list li[data-task-id="{first}"] .state'
-        ).get_attribute("data-state") == "completed"
+        assert (
+            await dependent.locator(
+                f'#dependency-list li[data-task-id="{first}"] .state'
+            ).get_attribute("data-state")
+            == "completed"
+        )
         await resolution(queue, task_id=second)
 
 
@@ -151,7 +159,10 @@ async def test_the_group_page_draws_the_graph_and_recolours_it_live(
     await page.goto(f"{queue.root_url}/groups/{group}")
     await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=TIMEOUT_MS)
     assert await _node_states(page) == {
-        a: "pending", b: "unscheduled", c: "unscheduled", d: "unscheduled"
+        a: "pending",
+        b: "unscheduled",
+        c: "unscheduled",
+        d: "unscheduled",
     }
     assert await _edges(page) == {(a, b), (a, c), (b, d), (c, d)}
     colour = await page.locator(f'#graph .node[data-task-id="{a}"] rect').evaluate(
@@ -170,9 +181,12 @@ async def test_the_group_page_draws_the_graph_and_recolours_it_live(
         await q.report_completed(a, 0)
     await _wait_attribute(page, f'#graph .node[data-task-id="{a}"]', "data-state", "completed")
     await _wait_attribute(page, f'#graph .node[data-task-id="{b}"]', "data-state", "pending")
-    assert await page.locator(f'#group-table tr[data-task-id="{a}"] .state').get_attribute(
-        "data-state"
-    ) == "completed"
+    assert (
+        await page.locator(f'#group-table tr[data-task-id="{a}"] .state').get_attribute(
+            "data-state"
+        )
+        == "completed"
+    )
     e = await _create(queue, group, [d], "e")  # a new task appears without a reload
     await _wait_attribute(page, f'#graph .node[data-task-id="{e}"]', "data-state", "unscheduled")
     assert (d, e) in await _edges(page)
@@ -236,3 +250,22 @@ async def test_the_pages_are_served_with_a_base_for_their_depth(queue: RunningQu
             async with session.get(queue.root_url + path) as response:
                 assert response.status == 200
                 assert f'<base href="{base}">' in await response.text()
+
+
+NO_WORKER_LIST = {
+    "anonymous_scopes": tuple(s for s in DEFAULT_ANONYMOUS_SCOPES if s != "queue:list-workers:*")
+}
+
+
+@pytest.mark.parametrize("queue_overrides", [NO_WORKER_LIST])
+async def test_the_queue_page_says_why_workers_are_hidden_from_anonymous_visitors(
+    queue: RunningQueue, chromium: Browser
+) -> None:
+    await _create(queue, new_slugid(), [], "waits")
+    async with client(queue) as q:
+        await q.claim_work("prov/wt", worker_group="g", worker_id="w1")
+    page = await chromium.new_page()
+    await page.goto(f"{queue.root_url}/queues/prov/wt")
+    await _wait_text(page, "#workers .notice", "anonymous visitors do not hold")
+    assert "queue:list-workers:prov/wt" in await _text(page, "#workers .notice")
+    await _wait_text(page, "#claimed-count", "1")  # what anonymous visitors may read still shows
