@@ -10,6 +10,7 @@
   const artifactRuns = new Set();
 
   document.getElementById("crumb").append(`task ${taskId}`);
+  document.title = `task ${taskId} · infrax`;
 
   function facts(task) {
     const m = task.metadata;
