@@ -272,3 +272,24 @@ async def test_the_queue_page_says_why_workers_are_hidden_from_anonymous_visitor
     await _wait_text(page, "#workers .notice", "anonymous visitors do not hold")
     assert "queue:list-workers:prov/wt" in await _text(page, "#workers .notice")
     await _wait_text(page, "#claimed-count", "1")  # what anonymous visitors may read still shows
+
+
+async def test_the_group_page_reads_every_page_of_a_large_group(
+    queue: RunningQueue, chromium: Browser
+) -> None:
+    group = new_slugid()
+    root = await _create(queue, group, [], "root")
+    children = 1000  # with the root, one more than a page of listTaskGroup
+    for start in range(0, children, 100):
+        await asyncio.gather(
+            *(_create(queue, group, [root], f"child {i}") for i in range(start, start + 100))
+        )
+    page = await chromium.new_page()
+    await page.goto(f"{queue.root_url}/groups/{group}")
+    await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=TIMEOUT_MS)
+    states = await _node_states(page)
+    assert len(states) == children + 1 and states[root] == "pending"
+    assert set(states.values()) == {"pending", "unscheduled"}
+    edges = await _edges(page)
+    assert len(edges) == children and {a for a, _ in edges} == {root}
+    assert await page.locator("#group-table tbody tr").count() == children + 1
