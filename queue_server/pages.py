@@ -14,14 +14,15 @@ from clients.web import PAGES, STATIC
 __all__ = ["add_page_routes"]
 
 _NO_STORE = {"Cache-Control": "no-cache"}
-# The pages' own routes; an id in the path goes to the page's script, which reads it from the
-# address. A task-queue id holds a slash, so its route takes the rest of the path.
-_ID_PAGES = (
-    ("/tasks/{taskId}", "task.html"),
-    ("/groups/{taskGroupId}", "group.html"),
-    ("/queues/{taskQueueId:.+}", "queue.html"),
+# The pages made of page.html and a script; the script reads an id from the address (a
+# task-queue id holds a slash, so its route takes the rest of the path).
+_SCRIPT_PAGES = (
+    ("/", "index"),
+    ("/tasks/{taskId}", "task"),
+    ("/groups/{taskGroupId}", "group"),
+    ("/queues/{taskQueueId:.+}", "queue"),
 )
-BASE_MARK = b"<!--base-->"
+_MARKS = (b"<!--base-->", b"<!--script-->")
 
 
 def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -40,14 +41,15 @@ def base_href(raw_path: str) -> str:
     return "../" * depth if depth > 0 else "./"
 
 
-def _id_page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    html = (PAGES / name).read_bytes()
-    if BASE_MARK not in html:
-        raise ValueError(f"{name} has no {BASE_MARK.decode()} mark for its <base>")
+def _script_page(script: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    html = (PAGES / "page.html").read_bytes()
+    if not all(mark in html for mark in _MARKS):
+        raise ValueError(f"page.html lacks one of the marks {_MARKS}")
+    html = html.replace(_MARKS[1], f'<script src="static/{script}.js"></script>'.encode(), 1)
 
     async def serve(request: web.Request) -> web.StreamResponse:
         base = f'<base href="{base_href(request.raw_path)}">'.encode()
-        body = html.replace(BASE_MARK, base, 1)
+        body = html.replace(_MARKS[0], base, 1)
         return web.Response(body=body, headers=_NO_STORE, content_type="text/html")
 
     return serve
@@ -59,9 +61,8 @@ async def _slash(request: web.Request) -> web.StreamResponse:
 
 
 def add_page_routes(app: web.Application) -> None:
-    app.router.add_get("/", _id_page("index.html"))
-    for route, name in _ID_PAGES:
-        app.router.add_get(route, _id_page(name))
+    for route, script in _SCRIPT_PAGES:
+        app.router.add_get(route, _script_page(script))
     for route, name in (("/livelog", "livelog.html"), ("/shell", "shell.html")):
         app.router.add_get(route + "/", _page(name))
         app.router.add_get(route, _slash)

@@ -195,13 +195,20 @@ async def test_the_group_page_draws_the_graph_and_recolours_it_live(
     await _wait_attribute(page, "#task-state .state", "data-state", "pending")
 
 
+async def _claimed_by_w1(queue: RunningQueue, group: str) -> str:
+    """A task of prov/wt created in `group` and claimed by worker g/w1."""
+    task_id = await _create(queue, group, [], "runs on w1")
+    async with client(queue) as q:
+        claimed = await q.claim_work("prov/wt", worker_group="g", worker_id="w1")
+    assert [claim.status.task_id for claim in claimed.tasks] == [task_id]
+    return task_id
+
+
 async def test_the_queue_page_shows_counts_and_the_task_a_worker_runs(
     queue: RunningQueue, chromium: Browser
 ) -> None:
     group = new_slugid()
-    running = await _create(queue, group, [], "runs on w1")
-    async with client(queue) as q:
-        await q.claim_work("prov/wt", worker_group="g", worker_id="w1")
+    running = await _claimed_by_w1(queue, group)
     page = await chromium.new_page()
     await page.goto(f"{queue.root_url}/queues/prov/wt")
     await _wait_text(page, "#claimed-count", "1")
@@ -218,9 +225,7 @@ async def test_the_home_page_lists_queues_and_opens_ids(
     queue: RunningQueue, chromium: Browser
 ) -> None:
     group = new_slugid()
-    task_id = await _create(queue, group, [], "one")
-    async with client(queue) as q:
-        await q.claim_work("prov/wt", worker_group="g", worker_id="w1")
+    task_id = await _claimed_by_w1(queue, group)
     await _create(queue, group, [], "two")
     page = await chromium.new_page()
     await page.goto(f"{queue.root_url}/")
@@ -261,11 +266,30 @@ NO_WORKER_LIST = {
 async def test_the_queue_page_says_why_workers_are_hidden_from_anonymous_visitors(
     queue: RunningQueue, chromium: Browser
 ) -> None:
-    await _create(queue, new_slugid(), [], "waits")
-    async with client(queue) as q:
-        await q.claim_work("prov/wt", worker_group="g", worker_id="w1")
+    await _claimed_by_w1(queue, new_slugid())
     page = await chromium.new_page()
     await page.goto(f"{queue.root_url}/queues/prov/wt")
     await _wait_text(page, "#workers .notice", "anonymous visitors do not hold")
     assert "queue:list-workers:prov/wt" in await _text(page, "#workers .notice")
     await _wait_text(page, "#claimed-count", "1")  # what anonymous visitors may read still shows
+
+
+async def test_the_group_page_reads_every_page_of_a_large_group(
+    queue: RunningQueue, chromium: Browser
+) -> None:
+    group = new_slugid()
+    root = await _create(queue, group, [], "root")
+    children = 1000  # with the root, one more than a page of listTaskGroup
+    for start in range(0, children, 100):
+        await asyncio.gather(
+            *(_create(queue, group, [root], f"child {i}") for i in range(start, start + 100))
+        )
+    page = await chromium.new_page()
+    await page.goto(f"{queue.root_url}/groups/{group}")
+    await page.wait_for_function("document.body.dataset.ready === 'true'", timeout=TIMEOUT_MS)
+    states = await _node_states(page)
+    assert len(states) == children + 1 and states[root] == "pending"
+    assert set(states.values()) == {"pending", "unscheduled"}
+    edges = await _edges(page)
+    assert len(edges) == children and {a for a, _ in edges} == {root}
+    assert await page.locator("#group-table tbody tr").count() == children + 1

@@ -13,6 +13,7 @@
   let nodes = new Map(), rows = new Map(), bands = [], loaded = false, group = null;
 
   document.getElementById("crumb").append(`task group ${groupId}`);
+  document.title = `task group ${groupId} · infrax`;
 
   function add(task, status) {
     const id = status.taskId;

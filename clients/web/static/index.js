@@ -5,6 +5,7 @@
 (() => {
   const main = document.querySelector("main");
   document.getElementById("crumb").append(new URL(ROOT).host);
+  document.title = "infrax queue";
 
   async function open(event) {
     event.preventDefault();

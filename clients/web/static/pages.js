@@ -29,7 +29,9 @@ async function api(path, init) {
   }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const message = (body.message || `${response.status} ${response.statusText}`).replace(/\s+/g, " ").trim();
+    // The message without Taskcluster's trailer of request facts (after "---").
+    const message = (body.message || `${response.status} ${response.statusText}`).split("\n---")[0]
+      .replace(/\s+/g, " ").trim();
     throw new ApiError(response.status, body.code || "", message);
   }
   return body;

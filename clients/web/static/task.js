@@ -10,6 +10,7 @@
   const artifactRuns = new Set();
 
   document.getElementById("crumb").append(`task ${taskId}`);
+  document.title = `task ${taskId} · infrax`;
 
   function facts(task) {
     const m = task.metadata;
@@ -98,8 +99,16 @@
       el("td", { text: formatTime(artifact.expires) }));
   }
 
-  async function loadArtifacts(runId) {
+  // One reading of a run's artifacts at a time (another call runs once more after it), so a
+  // burst of artifact-created messages never lets an older answer replace a newer one.
+  const loaders = new Map();
+  function loadArtifacts(runId) {
     artifactRuns.add(runId);
+    if (!loaders.has(runId)) loaders.set(runId, serialized(() => readArtifacts(runId)));
+    return loaders.get(runId)();
+  }
+
+  async function readArtifacts(runId) {
     const container = document.getElementById("artifacts");
     let section = document.getElementById(`artifacts-${runId}`);
     if (!section) {
