@@ -80,7 +80,11 @@ async def open_blobs(settings: Settings) -> BlobStore:
     if settings.blob_store is None:
         return LocalBlobStore(settings.blob_path)
     try:
-        from .artifacts.s3 import S3_MAX_OBJECT_BYTES, S3BlobStore  # boto3: the extra `s3`
+        from .artifacts.s3 import (  # boto3: the extra `s3`
+            MAX_URL_TTL_S,
+            S3_MAX_OBJECT_BYTES,
+            S3BlobStore,
+        )
     except ImportError as error:
         raise BlobStoreConfigError(
             f"--blob-store s3://... needs boto3 (pip install 'infrax[s3]'): {error}"
@@ -88,6 +92,11 @@ async def open_blobs(settings: Settings) -> BlobStore:
     if settings.max_artifact_bytes > S3_MAX_OBJECT_BYTES:
         raise BlobStoreConfigError(
             "S3 takes at most 5 GiB in one PUT: --max-artifact-bytes must not be larger"
+        )
+    if max(settings.upload_url_ttl_s, settings.download_url_ttl_s) > MAX_URL_TTL_S:
+        raise BlobStoreConfigError(
+            "S3 presigned URLs work for at most 7 days: --upload-url-ttl and --download-url-ttl"
+            " must not be longer"
         )
     return await S3BlobStore.open(settings.blob_store)
 

@@ -49,9 +49,10 @@ from botocore.config import Config
 
 from .blobs import BlobMissingError, BlobStoreConfigError
 
-__all__ = ["S3_MAX_OBJECT_BYTES", "S3BlobStore", "S3Location"]
+__all__ = ["MAX_URL_TTL_S", "S3_MAX_OBJECT_BYTES", "S3BlobStore", "S3Location"]
 
 S3_MAX_OBJECT_BYTES = 5 * 1024**3  # one PUT, one CopyObject
+MAX_URL_TTL_S = 7 * 86_400  # the longest a SigV4 presigned URL may be valid
 PART_BYTES = 8 << 20  # bytes received through the queue go up in parts of this size
 THREADS = 16
 READ_BYTES = 1 << 20
@@ -363,12 +364,17 @@ class S3BlobStore:
         size = int(source["ContentLength"])
         if size > S3_MAX_OBJECT_BYTES:
             raise ValueError("S3 copies at most 5 GiB")  # refused at PUT already
-        copied = self._client.copy_object(
-            Bucket=self.location.bucket,
-            Key=self._name(key),
-            CopySource={"Bucket": self.location.bucket, "Key": self._name(upload_key)},
-            ChecksumAlgorithm="SHA256",
-        )
+        try:
+            copied = self._client.copy_object(
+                Bucket=self.location.bucket,
+                Key=self._name(key),
+                CopySource={"Bucket": self.location.bucket, "Key": self._name(upload_key)},
+                ChecksumAlgorithm="SHA256",
+            )
+        except botocore.exceptions.ClientError as error:
+            if _status(error) == 404:  # taken in meanwhile by another request or replica
+                return None
+            raise
         checksum = copied.get("CopyObjectResult", {}).get("ChecksumSHA256")
         stored = self._stat(key)
         if stored is None:

@@ -44,6 +44,8 @@ def test_configurations_that_cannot_work_stop_the_queue_saying_why(
         open_and_close(closed, tmp_path)
     with pytest.raises(BlobStoreConfigError, match="at most 5 GiB"):
         open_and_close(moto_s3.url(), tmp_path, max_artifact_bytes=6 * 1024**3)
+    with pytest.raises(BlobStoreConfigError, match="at most 7 days"):
+        open_and_close(moto_s3.url(), tmp_path, download_url_ttl_s=8 * 86_400.0)
     with pytest.raises(BlobStoreConfigError, match="must not hold credentials"):
         open_and_close("s3://key:secret@infrax-x/p", tmp_path)
     with pytest.raises(BlobStoreConfigError, match="unknown option 'endpiont'"):
