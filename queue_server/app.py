@@ -18,12 +18,26 @@ from .artifacts import BlobStore, BlobStoreConfigError, LocalBlobStore
 from .auth import Authenticator
 from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
+from .core.relay_peers import PeerSigner
 from .dispatch import AUTHENTICATOR, bind, error_response
 from .handlers.blobs import add_blob_routes
-from .keys import BLOB_URLS, BLOBS, BUS, HUB, PUBLISHER, RELAYS, SECRETS, SETTINGS, STORE
+from .handlers.relay_peers import add_relay_peer_routes
+from .keys import (
+    BLOB_URLS,
+    BLOBS,
+    BUS,
+    HUB,
+    PEER_SIGNER,
+    PUBLISHER,
+    RELAYS,
+    SECRETS,
+    SETTINGS,
+    STORE,
+)
 from .pages import add_page_routes
 from .pulse import OutboxPublisher
 from .relays import LocalRelays
+from .replica_relays import ReplicaRelays
 from .resolvers import resolvers
 from .roles import load_roles
 from .secrets import load_secrets
@@ -120,6 +134,17 @@ async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
         await loop
 
 
+async def relay_router(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: on PostgreSQL, where other replicas may share the database, the relay
+    router across replicas (replica_relays.py) instead of this process's own."""
+    if app[SETTINGS].database_url is None:
+        yield
+        return
+    async with ReplicaRelays(app[STORE], app[PEER_SIGNER]) as router:
+        app[RELAYS] = router
+        yield
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -129,7 +154,8 @@ def create_app(settings: Settings) -> web.Application:
     app[HUB] = Hub(settings.events_buffer)
     app[BUS].subscribe(app[HUB].publish)
 
-    app[RELAYS] = LocalRelays()
+    app[RELAYS] = LocalRelays()  # replaced by relay_router on PostgreSQL
+    app[PEER_SIGNER] = PeerSigner(app[SECRETS].secret_key)
 
     async def close_streams(app: web.Application) -> None:
         app[HUB].close_all(CLOSE_GOING_AWAY, "the server is shutting down")
@@ -149,10 +175,12 @@ def create_app(settings: Settings) -> web.Application:
         await store.close()
 
     app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(relay_router)
     app.cleanup_ctx.append(resolvers)
     if settings.amqp_url is not None:
         app.cleanup_ctx.append(amqp_publisher)
     bind(app)
     add_blob_routes(app)
+    add_relay_peer_routes(app)
     add_page_routes(app)
     return app

@@ -7,6 +7,7 @@ from aiohttp import web
 from .artifacts.blobs import BlobStore
 from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
+from .core.relay_peers import PeerSigner
 from .pulse import OutboxPublisher
 from .relays import RelayRouter
 from .secrets import ServerSecrets
@@ -19,6 +20,7 @@ __all__ = [
     "BLOB_URLS",
     "BUS",
     "HUB",
+    "PEER_SIGNER",
     "PUBLISHER",
     "RELAYS",
     "SECRETS",
@@ -35,3 +37,4 @@ BLOB_URLS = web.AppKey("blob_urls", BlobUrlSigner)
 HUB = web.AppKey("hub", Hub)
 PUBLISHER = web.AppKey("amqp_publisher", OutboxPublisher)
 RELAYS = web.AppKey("relays", RelayRouter)
+PEER_SIGNER = web.AppKey("relay_peer_signer", PeerSigner)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 
@@ -13,14 +14,26 @@ from aiohttp import web
 
 from .app import create_app
 from .artifacts import BlobStoreConfigError
+from .keys import RELAYS
 from .settings import Settings, parse_settings
 
-__all__ = ["command", "serve"]
+__all__ = ["advertise_url", "command", "serve"]
 
 READ_BUFSIZE = 256 * 1024  # request bodies are read in chunks of up to this (artifact uploads)
 # Connections waiting to be accepted: thousands of workers reconnect at once after a restart
 # (the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG = 4096
+
+
+def advertise_url(host: str, port: int) -> str:
+    """Where the other replicas reach this one, when --advertise-url does not say: the address
+    it listens on, or, listening on every interface, this machine's own address."""
+    if host in ("", "0.0.0.0", "::"):
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
@@ -39,6 +52,7 @@ async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
     await site.start()
     port = runner.addresses[0][1] if settings.port == 0 else settings.port
     root_url = settings.public_url or f"http://{settings.host}:{port}"
+    runner.app[RELAYS].reachable_at(settings.advertise_url or advertise_url(settings.host, port))
     return runner, root_url.rstrip("/")
 
 

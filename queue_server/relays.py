@@ -2,9 +2,9 @@
 
 Viewers' streams are routed to the worker holding the run through `RelayRouter`, the seam
 for running several queue replicas: `LocalRelays` knows the workers connected to this process
-only. A router for several replicas would record in the shared store which replica holds each
-worker's connection, and forward `open()` to it when it is not this one, returning a `Stream`
-proxied from there; the handlers would not change.
+only (one queue on SQLite); `ReplicaRelays` (replica_relays.py) records in the shared store
+which replica holds each worker's connection, and forwards `open()` to that replica when it is
+not this one, returning a `Stream` proxied from there. The handlers are the same for both.
 
 Invariant kept here: a worker has at most one relay connection in the router; a newer one
 replaces the older, which is closed with CLOSE_REPLACED (a worker restarted before the old
@@ -14,7 +14,8 @@ connection was noticed dead).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,8 +51,8 @@ class Stream(Protocol):
 
 
 class RelayRouter(Protocol):
-    def attach(self, worker: WorkerKey, mux: Mux) -> Callable[[], None]:
-        """Route the worker's streams through `mux` from now on; the result detaches it."""
+    def attached(self, worker: WorkerKey, mux: Mux) -> AbstractAsyncContextManager[None]:
+        """Route the worker's streams through `mux` while inside (`async with`)."""
         ...
 
     async def open(self, worker: WorkerKey, request: OpenStream) -> Stream:
@@ -61,6 +62,10 @@ class RelayRouter(Protocol):
     def connected(self) -> int: ...
 
     def close_all(self, code: int, reason: str) -> None: ...
+
+    def reachable_at(self, url: str) -> None:
+        """The server listens: `url` is where other replicas reach it (--advertise-url)."""
+        ...
 
 
 class LocalRelays:
@@ -85,9 +90,29 @@ class LocalRelays:
 
         return detach
 
+    @asynccontextmanager
+    async def attached(self, worker: WorkerKey, mux: Mux) -> AsyncIterator[None]:
+        detach = self.attach(worker, mux)
+        try:
+            yield
+        finally:
+            detach()
+
+    def replace(self, worker: WorkerKey, code: int, reason: str) -> bool:
+        """Close the worker's connection here, replaced by one elsewhere; whether it was here."""
+        mux = self._muxes.pop(worker, None)
+        if mux is None:
+            return False
+        log.info("relay_replaced", extra={"worker_id": worker.worker_id})
+        mux.shut(code, reason)
+        return True
+
     def close_all(self, code: int, reason: str) -> None:
         for mux in self._muxes.values():
             mux.shut(code, reason)
+
+    def reachable_at(self, url: str) -> None:
+        pass  # no other replica asks this one
 
     async def open(self, worker: WorkerKey, request: OpenStream) -> Stream:
         mux = self._muxes.get(worker)

@@ -46,6 +46,10 @@ class Settings:
     host: str = "127.0.0.1"  # INFRAX_HOST
     port: int = 8080  # INFRAX_PORT; 0 picks a free port
     public_url: str | None = None  # INFRAX_PUBLIC_URL: the rootUrl when behind a proxy
+    # INFRAX_ADVERTISE_URL: where the other replicas reach this one (relayed live logs and
+    # shells, protocol.md §18.3); default http://<host>:<port>, or this machine's address
+    # when listening on every interface.
+    advertise_url: str | None = None
     root_access_token: str | None = None  # INFRAX_ROOT_ACCESS_TOKEN; else generated and saved
     # INFRAX_SECRET_KEY: 64 hex digits; else generated and saved in the data directory. Every
     # replica sharing a database needs the same key and root token (protocol.md, "Scale-out").
@@ -98,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help="address to listen on [INFRAX_HOST, 127.0.0.1]")
     parser.add_argument("--port", type=int, help="port; 0 picks a free one [INFRAX_PORT, 8080]")
     parser.add_argument("--public-url", help="rootUrl as clients see it [INFRAX_PUBLIC_URL]")
+    parser.add_argument(
+        "--advertise-url",
+        help="URL the other replicas reach this one at, not the balancer's"
+        " [INFRAX_ADVERTISE_URL, http://<host>:<port>]",
+    )
     parser.add_argument("--claim-timeout", type=float, help="seconds a claim lasts [1200]")
     parser.add_argument("--claim-wait", type=float, help="claimWork long-poll seconds [20]")
     parser.add_argument("--max-deadline-days", type=float, help="latest deadline, in days [5]")
@@ -200,6 +209,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     for name, variable in (
         ("host", "INFRAX_HOST"),
         ("public_url", "INFRAX_PUBLIC_URL"),
+        ("advertise_url", "INFRAX_ADVERTISE_URL"),
         ("database_url", "INFRAX_DATABASE_URL"),
         ("blob_store", "INFRAX_BLOB_STORE"),
         ("amqp_url", "INFRAX_AMQP_URL"),

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import taskcluster
@@ -43,7 +43,12 @@ __all__ = [
 RESOLVED = ("task-completed", "task-failed", "task-exception")
 
 
-def worker_settings(queue: RunningQueue, work_dir: Path, engine: str, **overrides: Any) -> Settings:
+class Served(Protocol):
+    @property
+    def root_url(self) -> str: ...
+
+
+def worker_settings(queue: Served, work_dir: Path, engine: str, **overrides: Any) -> Settings:
     settings = Settings(
         root_url=queue.root_url,
         task_queue_id=f"infrax-test/{engine}",

@@ -27,8 +27,9 @@ from ..client import (
     TransportError,
     credentials_from_env,
 )
+from .local import LOCAL_FILE, LocalSystem, data_dir_of, find_local
 
-__all__ = ["Exit", "connection_flags", "options_of", "run_command"]
+__all__ = ["Exit", "connection_flags", "connection_of", "options_of", "run_command"]
 
 
 class Exit(IntEnum):
@@ -47,13 +48,16 @@ def connection_flags() -> argparse.ArgumentParser:
     parent.add_argument(
         "--root-url",
         default=os.environ.get("TASKCLUSTER_ROOT_URL"),
-        help="the queue's rootUrl [TASKCLUSTER_ROOT_URL]",
+        help="the queue's rootUrl [TASKCLUSTER_ROOT_URL; else the one `infrax up` recorded in"
+        " the data directory]",
     )
     parent.add_argument(
         "--data-dir",
         type=Path,
         help="use the root credentials saved in this queue data directory"
-        " (otherwise TASKCLUSTER_CLIENT_ID / TASKCLUSTER_ACCESS_TOKEN / TASKCLUSTER_CERTIFICATE)",
+        " (otherwise TASKCLUSTER_CLIENT_ID / TASKCLUSTER_ACCESS_TOKEN / TASKCLUSTER_CERTIFICATE);"
+        " without a rootUrl, the system `infrax up` runs with this data directory"
+        " [INFRAX_DATA_DIR, ./infrax-data]",
     )
     parent.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parent
@@ -70,11 +74,24 @@ def _credentials(args: argparse.Namespace) -> hawk.Credentials | None:
     return credentials_from_env()
 
 
+def connection_of(args: argparse.Namespace) -> tuple[Options, LocalSystem | None]:
+    """Client options from the connection flags and the TASKCLUSTER_* variables; without a
+    rootUrl, those of the system `infrax up` runs (clients/cli/local.py), which it returns."""
+    if args.root_url:
+        return Options(args.root_url, _credentials(args)), None
+    local = find_local(args.data_dir)
+    if local is None:
+        looked = data_dir_of(args.data_dir) / LOCAL_FILE
+        raise ConfigurationError(
+            f"give --root-url or set TASKCLUSTER_ROOT_URL, or start `infrax up` ({looked} is absent)"
+        )
+    return Options(local.root_url, local.credentials), local
+
+
 def options_of(args: argparse.Namespace) -> Options:
-    """Client options from the connection flags and the TASKCLUSTER_* variables."""
-    if not args.root_url:
-        raise ConfigurationError("give --root-url or set TASKCLUSTER_ROOT_URL")
-    return Options(args.root_url, _credentials(args))
+    """Client options from the connection flags and the TASKCLUSTER_* variables, else from
+    the file `infrax up` writes."""
+    return connection_of(args)[0]
 
 
 def _first_line(text: str) -> str:

@@ -34,7 +34,7 @@ from ..protocol.states import RunState
 from ..protocol.stream import Binding
 from .common import Exit, connection_flags, options_of, run_command
 
-__all__ = ["command", "print_log"]
+__all__ = ["command", "follow_log", "print_log"]
 
 RESOLVED = (Exchange.task_completed, Exchange.task_failed, Exchange.task_exception)
 EXIT_OF_STATE = {"completed": Exit.ok, "failed": Exit.task_failed, "exception": Exit.task_exception}
@@ -65,13 +65,26 @@ def command(argv: Sequence[str]) -> int:
     return run_command("infrax logs", body)
 
 
-async def _logs(queue: Queue, task_id: str, run: int | None, follow: bool, out: BinaryIO) -> int:
+async def follow_log(queue: Queue, task_id: str, out: BinaryIO, prog: str = "infrax logs") -> int:
+    """Print the latest run's log as it is written until the task resolves (the first run,
+    once it starts); the exit code of its resolution: 0 completed, 1 failed, 3 exception."""
+    return await _logs(queue, task_id, None, True, out, prog)
+
+
+async def _logs(
+    queue: Queue,
+    task_id: str,
+    run: int | None,
+    follow: bool,
+    out: BinaryIO,
+    prog: str = "infrax logs",
+) -> int:
     async with queue.events(
         [Binding.for_task(exchange, task_id) for exchange in RESOLVED]
     ) as events:
         run_id = await _run_id(queue, task_id, run, follow)
         if run_id is None:
-            sys.stderr.write(f"infrax logs: task {task_id} has no run yet\n")
+            sys.stderr.write(f"{prog}: task {task_id} has no run yet\n")
             return Exit.ok
         await print_log(queue, task_id, run_id, follow, out)
         if not follow:

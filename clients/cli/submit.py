@@ -1,6 +1,10 @@
-"""`infrax submit [flags] -- CMD ARG...`: create a one-off task; `--wait` for its result.
+"""`infrax submit [flags] -- CMD ARG...`: create a one-off task; `--wait` for its result,
+or `--follow` its live log.
 
-Exit codes with --wait (clients/cli/common.py): 0 completed, 1 failed, 3 exception.
+Exit codes with --wait or --follow (clients/cli/common.py): 0 completed, 1 failed,
+3 exception. Without a task queue given, the task goes to INFRAX_TASK_QUEUE_ID, else to the
+one the worker of `infrax up` serves when the connection is that of `infrax up`, else to
+local/docker.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import argparse
 import getpass
 import os
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +26,8 @@ from ..protocol.events import Exchange, TaskMessage
 from ..protocol.ids import new_slugid
 from ..protocol.states import PRIORITIES, TaskState
 from ..protocol.tasks import TaskStatus
-from .common import Exit, connection_flags, options_of, run_command
+from .common import Exit, connection_flags, connection_of, run_command
+from .logs import follow_log
 from .render import console, print_json, runs_table, status_line
 from .taskdef import (
     DEFAULT_DEADLINE,
@@ -55,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("command", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
     add("--file", type=Path, help="a task definition (YAML or JSON) to complete and create")
-    add("--task-queue-id", default=os.environ.get("INFRAX_TASK_QUEUE_ID", DEFAULT_TASK_QUEUE),
-        help=f"where it runs [INFRAX_TASK_QUEUE_ID, {DEFAULT_TASK_QUEUE}]; */process queues get a process payload")  # fmt: skip
+    add("--task-queue-id", default=os.environ.get("INFRAX_TASK_QUEUE_ID"),
+        help="where it runs [INFRAX_TASK_QUEUE_ID, else the one `infrax up` serves, else"
+        f" {DEFAULT_TASK_QUEUE}]; */process queues get a process payload")  # fmt: skip
     add(
         "--engine",
         choices=["docker", "process"],
@@ -89,10 +96,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--route", action="append", default=[], help="a route (repeat)")
     add("--scope", action="append", default=[], help="a scope the task gets (repeat)")
-    add(
+    waiting = parser.add_mutually_exclusive_group()
+    waiting.add_argument(
         "--wait",
         action="store_true",
         help="wait for the result; exit 0 completed, 1 failed, 3 exception",
+    )
+    waiting.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="print the live log until the task resolves (with --json: the log on stderr, the"
+        " final status on stdout); exit 0 completed, 1 failed, 3 exception",
     )
     return parser
 
@@ -157,16 +172,23 @@ async def _submit(queue: Queue, args: argparse.Namespace, definition: dict[str, 
     task_id = new_slugid()
     created = (await queue.create_task(task_id, definition)).status
     status_url = queue.url("status", {"taskId": task_id})
-    if args.json and not args.wait:
+    if args.json and not (args.wait or args.follow):
         print_json({"taskId": task_id, "status": created, "statusUrl": status_url})
         return Exit.ok
     if not args.json:
-        out = console()
+        out = console(stderr=args.follow)  # with --follow, stdout is the task's log
         out.print(f"task    {task_id}")
         out.print(f"status  {status_url}")
         out.print(
             f"log     {queue.url('getLatestArtifact', {'taskId': task_id, 'name': LOG_ARTIFACT})}"
         )
+    if args.follow:
+        code = await follow_log(
+            queue, task_id, sys.stderr.buffer if args.json else sys.stdout.buffer, "infrax submit"
+        )
+        if args.json:
+            print_json({"taskId": task_id, "status": (await queue.status(task_id)).status})
+        return code
     if not args.wait:
         return Exit.ok
     if not args.json:
@@ -191,7 +213,9 @@ def command(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
 
     async def body() -> int:
-        options = options_of(args)
+        options, local = connection_of(args)
+        if args.task_queue_id is None:
+            args.task_queue_id = local.task_queue_id if local is not None else DEFAULT_TASK_QUEUE
         try:
             definition = _definition(args, options.root_url)
         except ValueError as error:

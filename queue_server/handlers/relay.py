@@ -29,7 +29,7 @@ from ..dispatch import Call, handles
 from ..keys import RELAYS, STORE
 from ..relays import Stream, WorkerKey, WorkerNotConnectedError
 
-__all__: list[str] = []
+__all__ = ["HEARTBEAT_S", "pipe"]
 
 HEARTBEAT_S = 30.0  # pings keep NATs open and find dead peers on connections that last hours
 _CODE_OF_STATUS = {status: code for code, status in reversed(STATUS_OF.items())}
@@ -41,13 +41,11 @@ async def relay(call: Call) -> web.StreamResponse:
     socket = _socket(call, max_msg_size=MAX_DATA + 64)
     await socket.prepare(call.request)
     mux = Mux(socket)
-    detach = call.app[RELAYS].attach(
-        WorkerKey(call.params["workerGroup"], call.params["workerId"]), mux
-    )
+    worker = WorkerKey(call.params["workerGroup"], call.params["workerId"])
     try:
-        await mux.run()
+        async with call.app[RELAYS].attached(worker, mux):
+            await mux.run()
     finally:
-        detach()
         await socket.close()
     return socket
 
@@ -140,6 +138,13 @@ async def _pipe_response(call: Call, stream: Stream) -> web.StreamResponse:
 async def _pipe_socket(call: Call, stream: Stream) -> web.WebSocketResponse:
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_DATA)
     await socket.prepare(call.request)
+    await pipe(stream, socket)
+    return socket
+
+
+async def pipe(stream: Stream, socket: web.WebSocketResponse) -> None:
+    """Bytes both ways between a stream and a prepared websocket, until either ends; then
+    both are closed, the websocket with the stream's close code."""
     outward = asyncio.create_task(_to_viewer(stream, socket))
     inward = asyncio.create_task(_to_worker(socket, stream))
     try:
@@ -152,7 +157,6 @@ async def _pipe_socket(call: Call, stream: Stream) -> web.WebSocketResponse:
         code, reason = stream.peer_closed or (CLOSE_NORMAL, "")
         await stream.close(CLOSE_NORMAL, "the viewer left")
         await socket.close(code=code, message=reason.encode()[:123])
-    return socket
 
 
 async def _to_viewer(stream: Stream, socket: web.WebSocketResponse) -> None:

@@ -160,4 +160,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE workers ADD COLUMN host BLOB;
     """,
+    # 5: which replica holds each worker's relay connection (relay_holders.py)
+    """
+    CREATE TABLE relay_holders (
+        worker_group TEXT NOT NULL,
+        worker_id TEXT NOT NULL,
+        replica_id TEXT NOT NULL,
+        replica_url TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (worker_group, worker_id)
+    );
+    CREATE INDEX relay_holders_by_replica ON relay_holders (replica_id);
+    """,
 )

@@ -29,6 +29,7 @@ from .client_txns import ClientRow
 from .db import Db, Txn
 from .outbox import OutboxRow
 from .queue_txns import Claimed
+from .relay_holders import RelayHolderMethods
 
 __all__ = ["SqlStore"]
 
@@ -45,7 +46,7 @@ async def _with_outbox(
     return result, messages
 
 
-class SqlStore(ArtifactMethods, ABC):
+class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
     """Implements the Store Protocol (base.py) on a backend's transactions."""
 
     def __init__(self, bus: Bus, *, outbox: bool = False) -> None:

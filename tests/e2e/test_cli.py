@@ -13,6 +13,7 @@ import taskcluster
 from taskcluster.exceptions import TaskclusterAuthFailure
 
 from tests.e2e.conftest import INFRAX
+from tests.e2e.system import infrax_in
 from tests.helpers import task_definition
 
 
@@ -50,7 +51,7 @@ def test_queue_prints_its_root_url_and_the_cli_manages_clients(served: tuple[str
 
 
 def test_cli_exit_codes_say_what_went_wrong(tmp_path: Path) -> None:
-    unconfigured = infrax("auth", "list")
+    unconfigured = infrax_in(tmp_path, "auth", "list")  # no ./infrax-data/local.json there
     assert unconfigured.returncode == 2
     assert "TASKCLUSTER_ROOT_URL" in unconfigured.stderr
     unreadable = infrax(

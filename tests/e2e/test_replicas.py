@@ -4,7 +4,8 @@
 killed with SIGKILL: every task runs exactly once and ends completed; the runs the killed
 replica had claimed but never delivered come back after their claim expires. A worker
 waiting in claimWork on one replica is answered when a task is created through another, and
-an event-stream subscriber of one replica receives the messages of another.
+an event-stream subscriber of one replica receives the messages of another. A worker's live
+log and shell are reached through every replica, whichever holds its relay connection.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import asyncio
 import os
 import signal
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,12 +30,16 @@ from bench.cluster import Cluster, running_cluster
 from bench.postgres import fresh_schema
 from bench.server import BenchError
 from clients import hawk
-from clients.client import Options, Queue, credentials_of
+from clients.client import Options, Queue, ResourceNotFound, ShellSession, credentials_of
+from clients.protocol.artifacts import ReferenceContent
 from clients.protocol.events import Exchange, TaskMessage
 from clients.protocol.ids import new_slugid
+from clients.protocol.livelog import LIVE_LOG, SHELL_ARTIFACT
 from clients.protocol.stream import Binding
 from tests import helpers
+from tests.livestreams import Viewer, read_until
 from tests.postgres import POSTGRES_URL, require, require_nginx
+from tests.workers import process_payload, running_worker, worker_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -234,3 +241,74 @@ async def test_an_event_stream_on_one_replica_carries_what_another_committed(
     for event in seen:
         assert isinstance(event.body, TaskMessage)
         assert event.body.status.task_id == task_id
+
+
+async def test_live_logs_and_shells_reach_a_worker_whatever_replica_it_and_the_viewers_use(
+    quiet_cluster: Cluster, tmp_path: Path
+) -> None:
+    """A real worker (process engine) connected through nginx to whichever replica nginx
+    picked; viewers of its live log and its shell on every replica directly (at least two of
+    them not the holder, so proxied replica to replica) and through nginx."""
+    settings = replace(
+        worker_settings(quiet_cluster, tmp_path, "process", task_queue_id=RELAYED_QUEUE),
+        access_token=quiet_cluster.root_access_token,
+    )
+    script = "echo first line; while [ ! -e go ]; do sleep 0.05; done; echo last line"
+    definition = helpers.task_definition(
+        RELAYED_QUEUE,
+        payload=process_payload(script, features={"interactive": True}),
+        scopes=[f"generic-worker:interactive:{RELAYED_QUEUE}"],
+    )
+    entries = [quiet_cluster.root_url] + [r.root_url for r in quiet_cluster.replicas]
+    root = hawk.Credentials("root", quiet_cluster.root_access_token)
+    async with (
+        running_worker(settings) as daemon,
+        Queue(Options(quiet_cluster.root_url, root)) as queue,
+        aiohttp.ClientSession() as session,
+    ):
+        assert daemon.relay is not None
+        await asyncio.wait_for(daemon.relay.connected.wait(), EVENT_WAIT_S)
+        task_id = new_slugid()
+        await queue.create_task(task_id, definition)
+        log_url = await _reference(queue, task_id, LIVE_LOG)
+        shell_page = await _reference(queue, task_id, SHELL_ARTIFACT)
+        socket_url = urllib.parse.parse_qs(urllib.parse.urlsplit(shell_page).query)["socketUrl"][0]
+        viewers = [Viewer(session, _via(log_url, entry)) for entry in entries]
+        for viewer in viewers:
+            await viewer.start()
+            await viewer.wait_for(b"first line\n")
+        ws_entries = [entry.replace("http", "ws", 1) for entry in entries]
+        for number, entry in enumerate(ws_entries):
+            async with ShellSession(session, _via(socket_url, entry)) as shell:
+                await shell.send(f"echo sum-$(({number}+40))\n".encode())
+                await read_until(shell, f"sum-{number + 40}".encode())
+                last = number == len(ws_entries) - 1
+                await shell.send(b"touch go; exit\n" if last else b"exit\n")
+                async for _ in shell:
+                    pass
+                assert shell.close_code == 1000, (shell.close_code, shell.close_reason)
+        logs = [await viewer.finished() for viewer in viewers]
+    assert b"first line\n" in logs[0] and b"last line\n" in logs[0]
+    assert all(log == logs[0] for log in logs)
+
+
+RELAYED_QUEUE = "e2e/relayed"
+
+
+def _via(url: str, entry: str) -> str:
+    """The same URL entered through another replica (or nginx)."""
+    parts = urllib.parse.urlsplit(url)
+    return entry + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def _reference(queue: Queue, task_id: str, name: str) -> str:
+    """The URL of a reference artifact of run 0, once the worker has created it."""
+    async with asyncio.timeout(EVENT_WAIT_S):
+        while True:
+            try:
+                content = await queue.artifact(task_id, 0, name)
+            except ResourceNotFound:
+                content = None
+            if isinstance(content, ReferenceContent):
+                return content.url
+            await asyncio.sleep(0.05)

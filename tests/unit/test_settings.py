@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from queue_server.main import advertise_url
 from queue_server.settings import Settings, parse_settings
 
 
@@ -33,3 +34,18 @@ def test_amqp_and_event_settings_come_from_flags_or_the_environment() -> None:
 def test_the_broker_password_stays_out_of_the_settings_repr() -> None:
     settings = Settings(data_dir=Path("d"), amqp_url="amqp://u:secret@broker/")
     assert "secret" not in repr(settings)
+
+
+def test_the_address_other_replicas_use_comes_from_a_flag_or_the_environment() -> None:
+    assert parse_settings([], env={}).advertise_url is None
+    env = {"INFRAX_ADVERTISE_URL": "http://10.0.0.11:8080"}
+    assert parse_settings([], env=env).advertise_url == "http://10.0.0.11:8080"
+    flags = parse_settings(["--advertise-url", "http://q1.internal:8080"], env=env)
+    assert flags.advertise_url == "http://q1.internal:8080"
+
+
+def test_the_default_address_for_other_replicas_is_where_the_queue_listens() -> None:
+    assert advertise_url("127.0.0.1", 8080) == "http://127.0.0.1:8080"
+    assert advertise_url("::1", 8080) == "http://[::1]:8080"
+    everywhere = advertise_url("0.0.0.0", 8080)  # this machine's address, not the wildcard
+    assert everywhere.endswith(":8080") and "0.0.0.0" not in everywhere
