@@ -288,3 +288,22 @@ def test_inline_object_data_is_stored_in_s3(queue: RunningQueue, moto_s3: MotoS3
     objects.finishUpload("inline/one", {"projectId": "p", "uploadId": upload_id})
     buf, _ = taskcluster.download.downloadToBuf(name="inline/one", objectService=objects)
     assert bytes(buf) == b"inline"
+
+
+def test_bytes_put_but_never_finished_are_deleted_with_the_abandoned_upload(
+    queue: RunningQueue, moto_s3: MotoS3
+) -> None:
+    objects = taskcluster.Object(queue.root_options())
+    answer = objects.createUpload("scratch/abandoned", {
+        "projectId": "p", "uploadId": taskcluster.slugId(), "expires": expires_in("1 year"),
+        "proposedUploadMethods": {"putUrl": {"contentType": "a/b", "contentLength": 5}},
+    })  # fmt: skip
+    put = answer["uploadMethod"]["putUrl"]
+    assert requests.put(put["url"], data=b"bytes", headers=put["headers"], timeout=30).ok
+    assert len(s3_keys(queue, moto_s3)) == 1
+    app = queue.runner.app
+    # A day after the upload began it is abandoned; its key goes a day after its URL expired.
+    after = int(taskcluster.fromNow("2 days").timestamp() * 1000)
+    queue.call(sweep_artifacts(app[STORE], app[BLOBS], after))
+    assert s3_keys(queue, moto_s3) == []
+    assert status_of(objects.object, "scratch/abandoned") == 404
