@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from .app import create_app
+from .artifacts import BlobStoreConfigError
 from .keys import RELAYS
 from .settings import Settings, parse_settings
 
@@ -90,7 +91,10 @@ def command(argv: Sequence[str]) -> int:
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner,
     ):
-        runner.run(_run(settings))
+        try:
+            runner.run(_run(settings))
+        except BlobStoreConfigError as error:
+            raise SystemExit(f"infrax queue: {error}") from None
     return 0
 
 
