@@ -206,6 +206,10 @@ class ReplicaRelays:
             log.exception("relay_unrecorded_failed", extra={"worker_id": worker.worker_id})
 
     async def open(self, worker: WorkerKey, request: OpenStream) -> Stream:
+        if worker in self._holding:
+            # Held here: no need to ask the store, whose record of this connection may not be
+            # written yet (the worker sees its websocket accepted before the record is made).
+            return await self.local.open(worker, request)
         holder = await self._store.relay_holder(worker.worker_group, worker.worker_id)
         if holder is None:
             raise WorkerNotConnectedError(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -35,7 +37,7 @@ from clients.protocol.livelog import stdin_frame
 from clients.protocol.relay import CLOSE_REPLACED, MAX_DATA, OpenStream
 from clients.relay import Channel
 from queue_server.core.relay_peers import PeerSigner, open_detail, peer_path
-from queue_server.keys import STORE
+from queue_server.keys import RELAYS, STORE
 from queue_server.store.relay_holders import RelayHolder
 from tests import helpers
 from tests.conftest import ROOT_TOKEN, RunningQueue, queue_settings, start_queue, stop_queue
@@ -198,6 +200,48 @@ async def test_a_live_log_and_a_shell_opened_on_other_replicas_reach_the_worker(
         rest = [chunk async for chunk in log]
         assert rest == [b"last line\n"]
         assert log.complete and log.close_reason == "end of log"
+
+
+async def test_a_viewer_on_the_holding_replica_is_served_before_the_record_is_written(
+    replicas: list[Replica], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker sees its websocket accepted before the holder's record reaches the store:
+    a viewer arriving in between, on the replica holding the connection, is served from it
+    (as on one replica) rather than told the worker is not connected. The record's write is
+    held back until the viewer's stream has been routed (to the local connection, or by a
+    look in the store), so the viewer always arrives in between."""
+    a = replicas[0]
+    assert a.running is not None
+    store, relays = a.running.runner.app[STORE], a.running.runner.app[RELAYS]
+    routed = threading.Event()
+    record, look_up, open_here = store.record_relay_holder, store.relay_holder, relays.local.open
+
+    async def held_back(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.to_thread(routed.wait)
+        return await record(*args, **kwargs)
+
+    async def looked_up(*args: Any, **kwargs: Any) -> Any:
+        found = await look_up(*args, **kwargs)
+        routed.set()
+        return found
+
+    async def opened_here(*args: Any, **kwargs: Any) -> Any:
+        routed.set()
+        return await open_here(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_relay_holder", held_back)
+    monkeypatch.setattr(store, "relay_holder", looked_up)
+    monkeypatch.setattr(relays.local, "open", opened_here)
+    worker = Worker(new_slugid())
+    try:
+        async with connected(worker, a), a.client() as viewing:
+            task_id = await claimed_run(a, worker.worker_id)
+            async with viewing.live_log(task_id, 0, SECRET) as log:
+                log_end = await worker.next_stream()
+                await log_end.send(b"x")
+                assert await asyncio.wait_for(anext(log), WAIT_S) == b"x"
+    finally:
+        routed.set()
 
 
 async def test_a_refusal_and_an_absent_worker_come_back_through_another_replica(
