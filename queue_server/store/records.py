@@ -18,7 +18,7 @@ from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
 from .db import Db
 
-__all__ = ["insert_pending", "insert_record", "load_record", "save_record"]
+__all__ = ["insert_pending", "insert_record", "load_record", "save_claims", "save_record"]
 
 _encode = msgspec.json.Encoder().encode
 _decode_task = msgspec.json.Decoder(Task).decode
@@ -143,6 +143,43 @@ async def sync_run_rows(db: Db, record: TaskRecord, before: TaskState, now_ms: i
         )
     elif before is TaskState.running:
         await db.run("DELETE FROM claims WHERE task_id = ?", (record.task_id,))
+
+
+async def save_claims(
+    db: Db,
+    records: list[TaskRecord],
+    worker_group: str,
+    worker_id: str,
+    now_ms: int,
+    taken_until_ms: int,
+) -> None:
+    """Write back runs just claimed (pending -> running) by one worker, all at once: what
+    save_record does for each (the task's runs and state, its pending row gone, its claims
+    row), in one batch of each statement. A claim changes no group's count and resolves
+    nothing, so that is all."""
+    if not records:
+        return
+    await db.run_many(
+        "UPDATE tasks SET runs = ?, state = ? WHERE task_id = ?",
+        [(_encode(r.runs), r.state.value, r.task_id) for r in records],
+    )
+    await db.run_many("DELETE FROM pending WHERE task_id = ?", [(r.task_id,) for r in records])
+    await db.run_many(
+        "INSERT INTO claims (task_id, run_id, task_queue_id, worker_group, worker_id,"
+        " taken_until, claimed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.task_id,
+                len(r.runs) - 1,
+                r.task.task_queue_id,
+                worker_group,
+                worker_id,
+                taken_until_ms,
+                now_ms,
+            )
+            for r in records
+        ],
+    )
 
 
 async def insert_pending(db: Db, record: TaskRecord, now_ms: int) -> None:
