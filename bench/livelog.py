@@ -1,8 +1,10 @@
 """Figure 3, live-log latency: from a line written in a container to its arrival at a
-websocket viewer, directly from the worker and through the queue's relay.
+websocket viewer, directly from the worker, through the queue's relay, and through the relay
+across replicas (with `--postgres`: the worker's relay connection on one replica, the viewer
+on another, which proxies the stream from the first; protocol.md §18.3).
 
-The queue and an `infrax worker` (Docker engine) each run as their own process; the viewer is
-this process. The task prints one line every 20 ms, each carrying the time it was written
+The queue (or the two replicas) and an `infrax worker` (Docker engine) each run as their own
+process; the viewer is this process. The task prints one line every 20 ms, each carrying the time it was written
 (read from the kernel's clock with busybox `adjtimex`, in microseconds: the container shares
 the host's clock). The viewer follows `public/logs/live.log` over its websocket and takes
 `now - written` for each line. Lines written before the viewer was connected, and the first
@@ -31,13 +33,15 @@ from clients.protocol.livelog import LIVE_LOG
 from tests.images import busybox_image
 
 from .client import task_definition
-from .server import BenchError, QueueProcess, running_queue
+from .postgres import fresh_schema
+from .server import BenchError, QueueProcess, Secrets, running_queue
 from .worker import started_worker, stop_worker
 
-__all__ = ["LivelogRound", "run_livelog_round"]
+__all__ = ["LivelogPath", "LivelogRound", "run_livelog_round"]
 
-Path_ = Literal["direct", "relay"]
+LivelogPath = Literal["direct", "relay", "replicas"]
 TASK_QUEUE = "bench/livelog"
+SCHEMA_PREFIX = "infrax_bench_"
 WARM_UP_LINES = 5
 LINE_INTERVAL_S = 0.02
 WAIT_S = 120.0
@@ -70,7 +74,7 @@ def _script(lines: int) -> list[str]:
 
 
 @asynccontextmanager
-async def _worker(queue: QueueProcess, path: Path_) -> AsyncIterator[None]:
+async def _worker(queue: QueueProcess, path: LivelogPath) -> AsyncIterator[None]:
     extra = ("--live-listen", "127.0.0.1:0", "--relay", "false") if path == "direct" else ()
     with tempfile.TemporaryDirectory(prefix="infrax-bench-livelog-") as tmp:
         worker = await started_worker(queue, Path(tmp), TASK_QUEUE, *extra)
@@ -123,10 +127,33 @@ async def _follow(queue: Queue, url: str, samples: int) -> list[float]:
     raise BenchError(f"the log ended after {len(latencies)} of {samples} samples")
 
 
-async def run_livelog_round(samples: int, path: Path_) -> LivelogRound:
+@asynccontextmanager
+async def _queues(
+    path: LivelogPath, postgres_url: str | None
+) -> AsyncIterator[tuple[QueueProcess, QueueProcess]]:
+    """The queue the worker connects to and the one the viewer follows the log through: the
+    same one, or, across replicas, two replicas on a fresh PostgreSQL schema."""
+    if path != "replicas":
+        async with running_queue() as queue:
+            yield queue, queue
+        return
+    if postgres_url is None:
+        raise BenchError("the relay across replicas needs --postgres")
+    shared = Secrets.new()
+    async with (
+        fresh_schema(postgres_url, SCHEMA_PREFIX) as url,
+        running_queue(database_url=url, shared=shared) as holder,
+        running_queue(database_url=url, shared=shared) as other,
+    ):
+        yield holder, other
+
+
+async def run_livelog_round(
+    samples: int, path: LivelogPath, postgres_url: str | None = None
+) -> LivelogRound:
     """One task printing lines, one websocket viewer, on a fresh queue and worker."""
     image = await asyncio.to_thread(_image)
-    async with running_queue() as queue, _worker(queue, path):
+    async with _queues(path, postgres_url) as (queue, viewed), _worker(queue, path):
         credentials = hawk.Credentials("root", queue.root_access_token)
         async with Queue(Options(queue.root_url, credentials)) as client:
             task_id = new_slugid()
@@ -135,8 +162,9 @@ async def run_livelog_round(samples: int, path: Path_) -> LivelogRound:
             definition["payload"] = {"image": image, "command": _script(lines), "maxRunTime": 600}
             await client.create_task(task_id, definition)
             url = await _live_url(client, task_id)
-            if (path == "relay") != ("/live-log/" in url):
+            if (path != "direct") != ("/live-log/" in url):
                 raise BenchError(f"the live log is not served {path}: {url}")
+            url = url.replace(queue.root_url, viewed.root_url, 1)  # through the other replica
             latencies = await _follow(client, url, samples)
             await client.cancel_task(task_id)
     return LivelogRound(latencies)

@@ -12,7 +12,7 @@ from .events import amqp_available, event_figures
 from .fanout import FanRound, run_chain_round, run_fan_in_round, run_fan_out_round
 from .latency import run_latency_round
 from .lifecycle import LifecycleRound, run_lifecycle_round
-from .livelog import run_livelog_round
+from .livelog import LivelogPath, run_livelog_round
 from .plan import Plan
 from .report import Figure, compare, percentile, summarize
 from .server import BenchError
@@ -242,10 +242,16 @@ async def livelog(plan: Plan, notes: Notes) -> list[Figure]:
         notes.append("live-log figures skipped: no Docker engine answers (or --no-docker)")
         return []
     figures = []
-    for path in ("direct", "relay"):
-        rounds = [await run_livelog_round(plan.log_lines, path) for _ in range(plan.rounds)]
+    paths: dict[LivelogPath, str] = {"direct": "direct", "relay": "relay"}
+    if plan.postgres_url is not None:
+        paths["replicas"] = "relay across replicas"
+    for path, label in paths.items():
+        rounds = [
+            await run_livelog_round(plan.log_lines, path, plan.postgres_url)
+            for _ in range(plan.rounds)
+        ]
         for q, target in ((50, ""), (99, "<= 50 ms")):
-            name = f"live log latency p{q} ({path})"
+            name = f"live log latency p{q} ({label})"
             figures.append(
                 summarize(name, "ms", [percentile(r.samples_ms, q) for r in rounds], target)
             )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from clients.serving.logs import configure_logging
-from clients.serving.site import start_site, until_signal
+from clients.serving.site import ListenError, start_site, until_signal
 
 from .app import create_app
 from .keys import PROVISIONER
@@ -52,6 +52,9 @@ def command(argv: Sequence[str]) -> int:
     except PoolFileUnusableError as error:
         sys.stderr.write(f"infrax provisioner: {error}\n")
         return 2
+    except ListenError as error:
+        sys.stderr.write(f"infrax provisioner: {error}\n")
+        return 1
     return 0
 
 

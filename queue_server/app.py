@@ -14,7 +14,7 @@ from clients.protocol.errors import ApiError, ErrorCode
 from clients.protocol.stream import CLOSE_GOING_AWAY
 
 from . import handlers  # noqa: F401  (registers the handlers)
-from .artifacts import LocalBlobStore
+from .artifacts import BlobStore, BlobStoreConfigError, LocalBlobStore
 from .auth import Authenticator
 from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
@@ -88,6 +88,33 @@ async def open_store(settings: Settings, bus: Bus) -> Store:
     )
 
 
+async def open_blobs(settings: Settings) -> BlobStore:
+    """The S3 store when --blob-store is given, else the local-disk store; a configuration
+    it cannot work with is BlobStoreConfigError, before the queue serves anything."""
+    if settings.blob_store is None:
+        return LocalBlobStore(settings.blob_path)
+    try:
+        from .artifacts.s3 import (  # boto3: the extra `s3`
+            MAX_URL_TTL_S,
+            S3_MAX_OBJECT_BYTES,
+            S3BlobStore,
+        )
+    except ImportError as error:
+        raise BlobStoreConfigError(
+            f"--blob-store s3://... needs boto3 (pip install 'infrax[s3]'): {error}"
+        ) from None
+    if settings.max_artifact_bytes > S3_MAX_OBJECT_BYTES:
+        raise BlobStoreConfigError(
+            "S3 takes at most 5 GiB in one PUT: --max-artifact-bytes must not be larger"
+        )
+    if max(settings.upload_url_ttl_s, settings.download_url_ttl_s) > MAX_URL_TTL_S:
+        raise BlobStoreConfigError(
+            "S3 presigned URLs work for at most 7 days: --upload-url-ttl and --download-url-ttl"
+            " must not be longer"
+        )
+    return await S3BlobStore.open(settings.blob_store)
+
+
 async def amqp_publisher(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: drain the AMQP outbox while the app runs (only with --amqp-url)."""
     settings = app[SETTINGS]
@@ -139,9 +166,9 @@ def create_app(settings: Settings) -> web.Application:
     app[BLOB_URLS] = BlobUrlSigner(app[SECRETS].secret_key)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
+        app[BLOBS] = await open_blobs(settings)
         store = await open_store(settings, app[BUS])
         app[STORE] = store
-        app[BLOBS] = LocalBlobStore(settings.blob_path)
         app[AUTHENTICATOR] = Authenticator(store, app[SECRETS], settings.anonymous_scopes, roles)
         yield
         await app[BLOBS].close()

@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from clients.serving.site import ListenError, listen
+
 from .app import create_app
+from .artifacts import BlobStoreConfigError
 from .keys import RELAYS
 from .settings import Settings, parse_settings
 
@@ -48,7 +51,11 @@ async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
-    await site.start()
+    try:
+        await listen(site, settings.host, settings.port)
+    except ListenError:
+        await runner.cleanup()
+        raise
     port = runner.addresses[0][1] if settings.port == 0 else settings.port
     root_url = settings.public_url or f"http://{settings.host}:{port}"
     runner.app[RELAYS].reachable_at(settings.advertise_url or advertise_url(settings.host, port))
@@ -86,11 +93,17 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 def command(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = parse_settings(argv)
-    with (
-        contextlib.suppress(KeyboardInterrupt),
-        asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner,
-    ):
-        runner.run(_run(settings))
+    try:
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner,
+        ):
+            runner.run(_run(settings))
+    except ListenError as error:
+        sys.stderr.write(f"infrax queue: {error}\n")
+        return 1
+    except BlobStoreConfigError as error:
+        raise SystemExit(f"infrax queue: {error}") from None
     return 0
 
 

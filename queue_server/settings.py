@@ -67,6 +67,8 @@ class Settings:
     amqp_exchange_prefix: str = "exchange/taskcluster-queue/v1/"  # INFRAX_AMQP_EXCHANGE_PREFIX
     amqp_max_backoff_s: float = 30.0  # INFRAX_AMQP_MAX_BACKOFF: longest wait between retries
     blob_dir: Path | None = None  # INFRAX_BLOB_DIR: artifact bytes; default <data dir>/blobs
+    # INFRAX_BLOB_STORE: s3://bucket/prefix?endpoint=...&region=... keeps them in S3 instead
+    blob_store: str | None = None
     max_artifact_bytes: int = 5 * 1024**3  # INFRAX_MAX_ARTIFACT_BYTES: largest artifact
     upload_url_ttl_s: float = 2700.0  # INFRAX_UPLOAD_URL_TTL: how long a putUrl works (seconds)
     download_url_ttl_s: float = 1800.0  # INFRAX_DOWNLOAD_URL_TTL: signed download URLs
@@ -115,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--expiry-interval", type=float, help="seconds between expiry passes [600]")
     parser.add_argument("--blob-dir", help="artifact bytes [INFRAX_BLOB_DIR, <data dir>/blobs]")
+    parser.add_argument(
+        "--blob-store",
+        help="s3://bucket[/prefix][?endpoint=URL&region=R] to keep artifact bytes in an"
+        " S3-compatible store instead of --blob-dir [INFRAX_BLOB_STORE]",
+    )
     parser.add_argument("--max-artifact-bytes", type=int, help="largest artifact [5 GiB]")
     parser.add_argument("--upload-url-ttl", type=float, help="seconds a putUrl works [2700]")
     parser.add_argument(
@@ -204,6 +211,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
         ("public_url", "INFRAX_PUBLIC_URL"),
         ("advertise_url", "INFRAX_ADVERTISE_URL"),
         ("database_url", "INFRAX_DATABASE_URL"),
+        ("blob_store", "INFRAX_BLOB_STORE"),
         ("amqp_url", "INFRAX_AMQP_URL"),
         ("amqp_exchange_prefix", "INFRAX_AMQP_EXCHANGE_PREFIX"),
         ("event_loop", "INFRAX_EVENT_LOOP"),
@@ -222,6 +230,9 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> 
     url = values.get("database_url")
     if isinstance(url, str) and not url.startswith(("postgresql://", "postgres://")):
         _parser().error(f"--database-url must start with postgresql://, not {url.split(':')[0]}:")
+    store = values.get("blob_store")
+    if isinstance(store, str) and not store.startswith("s3://"):
+        _parser().error(f"--blob-store must start with s3://, not {store.split(':')[0]}:")
     if args.anonymous_scopes:
         values["anonymous_scopes"] = tuple(args.anonymous_scopes)
     elif "INFRAX_ANONYMOUS_SCOPES" in env:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from clients.serving.site import start_site, until_signal
+from clients.serving.site import ListenError, start_site, until_signal
 
 from .app import create_app
 from .settings import Settings, SettingsError, parse_settings
@@ -36,8 +36,12 @@ def command(argv: Sequence[str]) -> int:
     except SettingsError as error:
         sys.stderr.write(f"infrax scheduler: {error}\n")
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run(settings))
+    except ListenError as error:
+        sys.stderr.write(f"infrax scheduler: {error}\n")
+        return 1
     return 0
 
 

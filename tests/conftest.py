@@ -28,6 +28,7 @@ from queue_server.main import serve
 from queue_server.settings import Settings
 from tests.images import busybox_image as build_busybox_image
 from tests.postgres import STORES, postgres_schema
+from tests.s3 import moto_s3  # noqa: F401  (a fixture, for every test)
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -157,10 +158,24 @@ def queue_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
+def blob_store(request: pytest.FixtureRequest) -> str | None:
+    """None for the local-disk store; with `pytest.mark.parametrize("blob_store",
+    tests.s3.BLOB_STORES, indirect=True)` also the URL of a fresh bucket on moto's S3."""
+    if getattr(request, "param", "local") == "local":
+        return None
+    url: str = request.getfixturevalue("moto_s3").url()
+    return url
+
+
+@pytest.fixture
 def queue(
-    tmp_path: Path, database_url: str | None, queue_overrides: dict[str, object]
+    tmp_path: Path,
+    database_url: str | None,
+    blob_store: str | None,
+    queue_overrides: dict[str, object],
 ) -> Iterator[RunningQueue]:
-    running, thread = start_queue(queue_settings(tmp_path, database_url, **queue_overrides))
+    settings = queue_settings(tmp_path, database_url, blob_store=blob_store, **queue_overrides)
+    running, thread = start_queue(settings)
     try:
         yield running
     finally:

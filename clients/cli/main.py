@@ -6,9 +6,12 @@ on), so this package needs to import none of them.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
+
+from .parent import watch_parent
 
 __all__ = ["main"]
 
@@ -35,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if entry is None:
         sys.stderr.write(f"infrax: unknown command {args[0]!r}\n\n{_usage(commands)}")
         return 2
+    watch_parent(os.environ)  # a child of `infrax up` ends when `up` dies
     command: Command = entry.load()
     return command(args[1:])
 

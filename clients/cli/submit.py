@@ -178,7 +178,7 @@ async def _submit(queue: Queue, args: argparse.Namespace, definition: dict[str, 
     if not args.json:
         out = console(stderr=args.follow)  # with --follow, stdout is the task's log
         out.print(f"task    {task_id}")
-        out.print(f"status  {status_url}")
+        out.print(f"page    {queue.options.root_url}/tasks/{task_id}")
         out.print(
             f"log     {queue.url('getLatestArtifact', {'taskId': task_id, 'name': LOG_ARTIFACT})}"
         )

@@ -11,8 +11,10 @@ lets every `infrax` command started from this directory reach the system unconfi
 SIGINT, SIGTERM or SIGHUP stops the children (SIGTERM, newest first, each waited for) and
 exits 0. A child that exits on its own is named with the end of its log, the others are
 stopped, and the exit code is 1. The children run in their own sessions so that Ctrl-C in the
-terminal reaches `infrax up` alone, which stops them in order. One `infrax up` runs per data
-directory (`up.lock`).
+terminal reaches `infrax up` alone, which stops them in order; if `infrax up` itself dies (even
+by SIGKILL) they see it and stop as on SIGTERM (clients/cli/parent.py). One `infrax up` runs per
+data directory (`up.lock`). Each start moves the previous run's `<data dir>/logs/NAME.log` to
+`NAME.log.1` (replacing the one before), so the logs never grow across restarts.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ..protocol.times import format_ms
 from ..protocol.worker_manager import PROVISIONER_CLIENT_SCOPES
 from .common import Exit
 from .local import LocalSystem, data_dir_of, remove_local, write_local
+from .parent import ParentPipe
 from .taskdef import DEFAULT_IMAGE
 
 __all__ = ["command"]
@@ -171,13 +174,14 @@ class Child:
 class Supervisor:
     data_dir: Path
     base_env: dict[str, str]
+    parent: ParentPipe = field(default_factory=ParentPipe)
     children: list[Child] = field(default_factory=list)
 
     async def start(self, name: str, args: Sequence[str], creds: hawk.Credentials | None,
                     announce: str | None) -> tuple[Child, str | None]:  # fmt: skip
         """Start `infrax <args>`; with `announce`, wait for the stdout line starting with it
         and return the rest of that line."""
-        env = dict(self.base_env)
+        env = self.parent.env(self.base_env)
         if creds is not None:
             env["TASKCLUSTER_CLIENT_ID"] = creds.client_id
             env["TASKCLUSTER_ACCESS_TOKEN"] = creds.access_token
@@ -186,7 +190,7 @@ class Supervisor:
             process = await asyncio.create_subprocess_exec(
                 *CHILD, *args, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if announce else log, stderr=log,
-                env=env, start_new_session=True,
+                env=env, start_new_session=True, pass_fds=(self.parent.fd,),
             )  # fmt: skip
         child = Child(name, process, log_path)
         self.children.append(child)
@@ -223,6 +227,7 @@ class Supervisor:
                     await child.process.wait()
             if child.drain is not None:
                 await child.drain
+        self.parent.close()
 
 
 async def _announced(child: Child, prefix: str) -> str:
@@ -253,6 +258,13 @@ async def _drain(child: Child) -> None:
 def _say(text: str) -> None:
     sys.stderr.write(f"infrax up: {text}\n")
     sys.stderr.flush()
+
+
+def rotate_logs(logs: Path) -> None:
+    """Keep the previous run's logs as `NAME.log.1`, the one before is dropped."""
+    logs.mkdir(parents=True, exist_ok=True)
+    for log in logs.glob("*.log"):
+        log.replace(log.with_name(f"{log.name}.1"))
 
 
 def _root_credentials(data_dir: Path, env: Mapping[str, str]) -> hawk.Credentials:
@@ -346,7 +358,7 @@ def _engine(choice: str) -> str:
 
 async def _up(args: argparse.Namespace) -> int:
     data_dir = data_dir_of(args.data_dir).resolve()
-    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    rotate_logs(data_dir / "logs")
     engine = await asyncio.to_thread(_engine, args.engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKCLUSTER_")}
     sup = Supervisor(data_dir, env)

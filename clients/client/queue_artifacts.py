@@ -132,7 +132,9 @@ class ArtifactCalls(ServiceClient):
         content_encoding: str | None = None,
     ) -> None:
         """Upload a file as an s3 artifact: createArtifact, then one streamed PUT (retried on
-        5xx and resets). A worker's credentials for the run suffice."""
+        5xx and resets). A worker's credentials for the run suffice. When the PUT went
+        straight to the queue's blob store (S3), `artifactInfo` then has the queue take the
+        bytes in and check them, so the artifact is there once this returns."""
         size = (await asyncio.to_thread(path.stat)).st_size
         request = a.S3ArtifactRequest(
             expires=expires, content_type=content_type, content_length=size
@@ -144,6 +146,8 @@ class ArtifactCalls(ServiceClient):
         if content_encoding:
             headers["Content-Encoding"] = content_encoding
         await put_file(self.session(), created.put_url, path, headers, self.options.retry)
+        if not created.put_url.startswith(f"{self.options.root_url}/"):
+            await self.artifact_info(task_id, run_id, name)
 
     async def download_artifact(
         self,

@@ -4,20 +4,26 @@ The queue decides everything about an object (who may upload, what it must look 
 it is finished, when it goes) in its database; the blob store only holds bytes under opaque
 keys the queue chooses. Bytes stream in and out in bounded chunks, never held whole.
 
-The local-disk store (local.py) is the default. An S3-compatible store would implement the
-same five methods (receiving through the queue keeps the SHA-256 check) and may add
-presigned URLs: the queue would then hand out the store's own PUT and GET URLs instead of
-its blob endpoint's (protocol.md, "Blob transfer"), with the key chosen at createUpload.
+The local-disk store (local.py) is the default. A store that can presign URLs (the S3 store,
+s3.py) also implements PresigningBlobStore: the queue then hands out the store's own PUT and
+GET URLs instead of its blob endpoint's (protocol.md, "Blob transfer"), and takes the bytes
+PUT under an upload's key into the object when it is finished (`seal`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
-__all__ = ["BlobMissingError", "BlobStore", "BlobStoreFullError"]
+__all__ = [
+    "BlobMissingError",
+    "BlobStore",
+    "BlobStoreConfigError",
+    "BlobStoreFullError",
+    "PresigningBlobStore",
+]
 
 
 class BlobStoreFullError(Exception):
@@ -26,6 +32,10 @@ class BlobStoreFullError(Exception):
 
 class BlobMissingError(Exception):
     """No blob has this key (it was never written, or was deleted)."""
+
+
+class BlobStoreConfigError(Exception):
+    """The blob store cannot be used as configured: the queue refuses to start, saying why."""
 
 
 class BlobStore(Protocol):
@@ -51,3 +61,25 @@ class BlobStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PresigningBlobStore(BlobStore, Protocol):
+    """A store clients PUT to and GET from directly, through URLs it signs itself."""
+
+    def upload_key(self, name: str, upload_id: str) -> str:
+        """The key every PUT URL of this upload writes to (each PUT replaces the last)."""
+        ...
+
+    def presigned_put(
+        self, key: str, content_type: str, content_length: int | None, expires_s: int
+    ) -> str: ...
+
+    def presigned_get(self, key: str, headers: Mapping[str, str], expires_s: int) -> str:
+        """A GET URL answering the blob with `headers` (Content-Type, Content-Encoding)."""
+        ...
+
+    async def seal(self, upload_key: str, key: str) -> tuple[int, str, str | None] | None:
+        """Make what was PUT under `upload_key` the immutable blob `key`: its (size, SHA-256
+        hex digest, Content-Encoding) as the store verified them, or None if nothing was PUT."""
+        ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import msgspec
 from aiohttp import web
 
@@ -15,13 +17,14 @@ from ..core.artifacts import ArtifactRow, CreatedArtifact
 from ..core.pages import page_from_query
 from ..dispatch import Call, handles
 from ..keys import SETTINGS, STORE
-from .blobs import download_url, upload_url
+from .blobs import collect_upload, download_url, presigning, upload_url
 from .claims import queue_credentials
 
 __all__: list[str] = []
 
 UPLOAD_CREDENTIALS_MS = 86_400_000  # at most; never past the artifact's expiry
 DOWNLOAD_CREDENTIALS_MS = 3_600_000
+WAITING_LOOKUPS = 100  # s3 artifacts a listing looks for in a presigning store, at most
 STORAGE_TYPE_HEADER = "x-taskcluster-artifact-storage-type"
 _encode = msgspec.json.Encoder().encode
 
@@ -40,13 +43,13 @@ async def create_artifact(call: Call) -> a.CreateArtifactResponse:
         raise ApiError(ErrorCode.input_too_large, f"an artifact may have at most {max_bytes} bytes")
     call.authorize()
     created = await call.app[STORE].create_artifact(row, new_slugid(), now)
-    return _created(call, created, now)
+    return await _created(call, created, now)
 
 
-def _created(call: Call, created: CreatedArtifact, now: int) -> a.CreateArtifactResponse:
+async def _created(call: Call, created: CreatedArtifact, now: int) -> a.CreateArtifactResponse:
     artifact, obj = created.artifact, created.object
     if obj is not None and artifact.storage_type == "s3":
-        url, expires = upload_url(call.request, obj.name, obj.upload_id or "", now)
+        url, expires = await upload_url(call.request, obj, now)
         return a.S3ArtifactResponse(
             put_url=url, expires=format_ms(expires), content_type=artifact.content_type
         )
@@ -96,7 +99,7 @@ async def _follow(call: Call, run_id: int) -> ArtifactRow:
     while True:
         names.append(name)
         call.authorize(names=names)
-        row = await call.app[STORE].get_artifact(task_id, run_id, name)
+        row = await _present(call, task_id, run_id, name)
         if row is None or not row.present:
             raise not_found(f"artifact {name!r} of run {run_id} of task {task_id} not found")
         if rules.expired(row, call.now_ms()):
@@ -108,11 +111,25 @@ async def _follow(call: Call, run_id: int) -> ArtifactRow:
             raise input_error(f"the links starting at {names[0]!r} form a cycle")
 
 
-def _content_url(call: Call, row: ArtifactRow) -> str:
+async def _present(call: Call, task_id: str, run_id: int, name: str) -> ArtifactRow | None:
+    """The artifact; an s3 artifact whose bytes went straight to a presigning blob store is
+    made present here, once they are there (protocol.md, "Blob transfer")."""
+    row = await call.app[STORE].get_artifact(task_id, run_id, name)
+    if (
+        row is not None
+        and not row.present
+        and row.storage_type == "s3"
+        and await collect_upload(call.app, rules.object_name(task_id, run_id, name))
+    ):
+        row = await call.app[STORE].get_artifact(task_id, run_id, name)
+    return row
+
+
+async def _content_url(call: Call, row: ArtifactRow) -> str:
     if row.storage_type == "reference":
         return row.details["url"]
     name = rules.object_name(row.task_id, row.run_id, row.name)
-    return download_url(call.request, name, call.now_ms())[0]
+    return (await download_url(call.request, name, call.now_ms()))[0]
 
 
 def _error_artifact(row: ArtifactRow) -> web.Response:
@@ -125,10 +142,10 @@ def _error_artifact(row: ArtifactRow) -> web.Response:
     )
 
 
-def _redirect(call: Call, row: ArtifactRow) -> web.Response:
+async def _redirect(call: Call, row: ArtifactRow) -> web.Response:
     if row.storage_type == "error":
         return _error_artifact(row)
-    url = _content_url(call, row)
+    url = await _content_url(call, row)
     body = a.GetArtifactResponse(storage_type=row.storage_type, url=url)  # type: ignore[arg-type]
     return web.Response(
         status=303,
@@ -140,22 +157,22 @@ def _redirect(call: Call, row: ArtifactRow) -> web.Response:
 
 @handles("getArtifact")
 async def get_artifact(call: Call) -> web.Response:
-    return _redirect(call, await _follow(call, _run_id(call)))
+    return await _redirect(call, await _follow(call, _run_id(call)))
 
 
 @handles("getLatestArtifact")
 async def get_latest_artifact(call: Call) -> web.Response:
     call.authorize(names=[call.params["name"]])  # before saying whether the task exists
-    return _redirect(call, await _follow(call, await _latest_run_id(call)))
+    return await _redirect(call, await _follow(call, await _latest_run_id(call)))
 
 
-def _content(call: Call, row: ArtifactRow) -> a.ArtifactContent:
+async def _content(call: Call, row: ArtifactRow) -> a.ArtifactContent:
     if row.storage_type == "error":
         return a.ErrorContent(reason=row.details["reason"], message=row.details["message"])
     if row.storage_type == "reference":
         return a.ReferenceContent(url=row.details["url"])
     if row.storage_type == "s3":
-        return a.S3Content(url=_content_url(call, row))
+        return a.S3Content(url=await _content_url(call, row))
     name = rules.object_name(row.task_id, row.run_id, row.name)
     credentials = queue_credentials(
         call,
@@ -168,16 +185,21 @@ def _content(call: Call, row: ArtifactRow) -> a.ArtifactContent:
 
 @handles("artifact")
 async def artifact(call: Call) -> a.ArtifactContent:
-    return _content(call, await _follow(call, _run_id(call)))
+    return await _content(call, await _follow(call, _run_id(call)))
 
 
 @handles("latestArtifact")
 async def latest_artifact(call: Call) -> a.ArtifactContent:
     call.authorize(names=[call.params["name"]])
-    return _content(call, await _follow(call, await _latest_run_id(call)))
+    return await _content(call, await _follow(call, await _latest_run_id(call)))
 
 
 async def _list(call: Call, run_id: int) -> a.ListArtifactsResponse:
+    if presigning(call.app) is not None:  # bytes PUT straight to the store are looked for
+        task_id = call.params["taskId"]
+        for name in await call.app[STORE].waiting_uploads(task_id, run_id, WAITING_LOOKUPS):
+            with contextlib.suppress(ApiError):  # a wrong upload: said to its reader, not here
+                await collect_upload(call.app, rules.object_name(task_id, run_id, name))
     rows, token = await call.app[STORE].list_artifacts(
         call.params["taskId"], run_id, page_from_query(call.request.query)
     )
@@ -203,7 +225,7 @@ async def list_latest_artifacts(call: Call) -> a.ListArtifactsResponse:
 
 
 async def _info(call: Call, run_id: int) -> a.Artifact:
-    row = await call.app[STORE].get_artifact(call.params["taskId"], run_id, call.params["name"])
+    row = await _present(call, call.params["taskId"], run_id, call.params["name"])
     if row is None or not row.present:
         raise not_found(f"artifact {call.params['name']!r} not found")
     return rules.info(row)

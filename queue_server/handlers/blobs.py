@@ -1,5 +1,7 @@
 """The blob endpoint: PUT and GET of object bytes through signed URLs (protocol.md, "Blob
-transfer"), and the one path every upload takes into the blob store.
+transfer"), and the one path every upload takes into the blob store. With a store that
+presigns its own URLs (S3) those are handed out instead, and what was PUT to it is taken into
+the object when the upload is finished (`collect_upload`).
 
 These routes are not Taskcluster API endpoints (they play the part of S3's presigned URLs),
 so they are not in the endpoint table: a signed URL is their authority, not Hawk.
@@ -15,13 +17,26 @@ from aiohttp import web
 
 from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
 
-from ..artifacts.blobs import BlobMissingError, BlobStoreFullError
+from ..artifacts.blobs import BlobMissingError, BlobStoreFullError, PresigningBlobStore
 from ..core.blob_urls import BLOB_ROUTE
-from ..core.objects import CONTENT_ENCODING_PATTERN, UPLOAD_WINDOW_MS, StoredBlob, check_put
+from ..core.objects import (
+    CONTENT_ENCODING_PATTERN,
+    UPLOAD_WINDOW_MS,
+    ObjectRow,
+    StoredBlob,
+    check_put,
+)
 from ..dispatch import error_response
 from ..keys import BLOB_URLS, BLOBS, SETTINGS, STORE
 
-__all__ = ["add_blob_routes", "download_url", "store_blob", "upload_url"]
+__all__ = [
+    "add_blob_routes",
+    "collect_upload",
+    "download_url",
+    "presigning",
+    "store_blob",
+    "upload_url",
+]
 
 _ENCODING = re.compile(CONTENT_ENCODING_PATTERN[:-1] + r"\Z")
 
@@ -36,16 +51,88 @@ def root_url(request: web.Request) -> str:
     return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
 
 
-def upload_url(request: web.Request, name: str, upload_id: str, now_ms: int) -> tuple[str, int]:
-    """A signed PUT URL for the object's bytes, and when it expires."""
-    expires = now_ms + int(request.app[SETTINGS].upload_url_ttl_s * 1000)
-    return request.app[BLOB_URLS].url(root_url(request), "PUT", name, expires, upload_id), expires
+def presigning(app: web.Application) -> PresigningBlobStore | None:
+    blobs = app[BLOBS]
+    return blobs if isinstance(blobs, PresigningBlobStore) else None
 
 
-def download_url(request: web.Request, name: str, now_ms: int) -> tuple[str, int]:
-    """A signed GET URL for the object's bytes, and when it expires."""
-    expires = now_ms + int(request.app[SETTINGS].download_url_ttl_s * 1000)
+async def upload_url(request: web.Request, obj: ObjectRow, now_ms: int) -> tuple[str, int]:
+    """A signed PUT URL for the object's bytes, and when it expires: the blob store's own
+    when it presigns (the key it writes to is noted loose until well after the URL expires,
+    so bytes PUT and never finished are deleted), else the queue's blob endpoint's."""
+    ttl_s = request.app[SETTINGS].upload_url_ttl_s
+    expires = now_ms + int(ttl_s * 1000)
+    upload_id = obj.upload_id or ""
+    blobs = presigning(request.app)
+    if blobs is None:
+        url = request.app[BLOB_URLS].url(root_url(request), "PUT", obj.name, expires, upload_id)
+        return url, expires
+    key = blobs.upload_key(obj.name, upload_id)
+    await request.app[STORE].begin_blob(key, expires + UPLOAD_WINDOW_MS)
+    url = blobs.presigned_put(key, obj.content_type, obj.content_length, int(ttl_s))
+    return url, expires
+
+
+async def download_url(
+    request: web.Request, name: str, now_ms: int, found: ObjectRow | None = None
+) -> tuple[str, int]:
+    """A signed GET URL for the object's bytes, and when it expires (the store's own when it
+    presigns and the object is finished)."""
+    ttl_s = request.app[SETTINGS].download_url_ttl_s
+    expires = now_ms + int(ttl_s * 1000)
+    blobs = presigning(request.app)
+    if blobs is not None:
+        if found is None:
+            found = await request.app[STORE].get_object(name)
+        if found is not None and found.finished and found.blob is not None:
+            return blobs.presigned_get(found.blob.key, _blob_headers(found), int(ttl_s)), expires
     return request.app[BLOB_URLS].url(root_url(request), "GET", name, expires), expires
+
+
+def _blob_headers(found: ObjectRow) -> dict[str, str]:
+    headers = {"Content-Type": found.content_type, "Cache-Control": "private"}
+    if found.blob is not None and found.blob.content_encoding is not None:
+        headers["Content-Encoding"] = found.blob.content_encoding
+    return headers
+
+
+async def collect_upload(app: web.Application, name: str) -> bool:
+    """With a presigning store, make what was PUT to the upload's key the object's bytes:
+    the store copies it to a key of its own and reports its size and SHA-256, checked here
+    as a PUT through the queue is. Whether bytes were taken; 400 (and the bytes deleted, to
+    be PUT again) when they are not the declared length."""
+    blobs = presigning(app)
+    if blobs is None:
+        return False
+    store = app[STORE]
+    found = await store.get_object(name)
+    if found is None or found.upload_id is None:
+        return False
+    key = blobs.new_key()
+    await store.begin_blob(key, _now_ms() + UPLOAD_WINDOW_MS)
+    try:
+        sealed = await blobs.seal(blobs.upload_key(name, found.upload_id), key)
+    except BaseException:
+        await _discard(app, key)
+        raise
+    if sealed is None:  # nothing was PUT (yet)
+        await store.forget_blobs([key])
+        return False
+    size, sha256, encoding = sealed
+    declared, max_bytes = found.content_length, app[SETTINGS].max_artifact_bytes
+    if (declared is not None and size != declared) or size > max_bytes:
+        await _discard(app, key)
+        expected = f"{declared} were declared" if declared is not None else f"at most {max_bytes}"
+        raise input_error(f"the body PUT for {name!r} has {size} bytes; {expected}: PUT it again")
+    blob = StoredBlob(key, size, sha256, encoding)
+    try:
+        attached = await store.attach_blob(name, found.upload_id, blob, _now_ms())
+    except ApiError:
+        await _discard(app, key)
+        raise
+    if not attached:
+        await _discard(app, key)
+    return True
 
 
 async def store_blob(
@@ -147,10 +234,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
             raise not_found(f"object {name!r} not found")
         if found.expires_ms <= now:
             raise ApiError(ErrorCode.resource_expired, f"object {name!r} has expired")
-        headers = {"Content-Type": found.content_type, "Cache-Control": "private"}
-        if found.blob.content_encoding is not None:
-            headers["Content-Encoding"] = found.blob.content_encoding
-        return await request.app[BLOBS].response(found.blob.key, headers)
+        return await request.app[BLOBS].response(found.blob.key, _blob_headers(found))
     except BlobMissingError:
         failure = not_found(f"the bytes of object {name!r} are gone")
     except ApiError as error:

@@ -14,7 +14,7 @@ from clients.protocol.times import format_ms, parse_time
 from ..core.objects import ObjectRow, choose_download, declared_hashes, download_hashes
 from ..dispatch import Call, handles
 from ..keys import SETTINGS, STORE
-from .blobs import download_url, store_blob, upload_url
+from .blobs import collect_upload, download_url, store_blob, upload_url
 
 __all__: list[str] = []
 
@@ -97,7 +97,7 @@ async def create_upload(call: Call) -> o.CreateUploadResponse:
         await store_blob(call.app, obj.name, request.upload_id, _once(inline), None)
         method.data_inline = True
     elif isinstance(methods.put_url, o.PutUrlProposal):
-        url, expires = upload_url(call.request, obj.name, request.upload_id, call.now_ms())
+        url, expires = await upload_url(call.request, obj, call.now_ms())
         headers = {"Content-Type": obj.content_type, "Content-Length": str(obj.content_length)}
         method.put_url = o.PutUrlMethod(url=url, expires=format_ms(expires), headers=headers)
     return o.CreateUploadResponse(
@@ -112,6 +112,7 @@ async def create_upload(call: Call) -> o.CreateUploadResponse:
 async def finish_upload(call: Call) -> o.FinishUploadResponse:
     request: o.FinishUploadRequest = call.body
     call.authorize(projectId=request.project_id)
+    await collect_upload(call.app, _name(call))
     await call.app[STORE].finish_upload(
         _name(call), request.project_id, request.upload_id, declared_hashes(request.hashes)
     )
@@ -133,7 +134,7 @@ async def start_download(call: Call) -> o.StartDownloadResponse:
     call.authorize()
     found = await _finished(call)
     method = choose_download(request.accept_download_methods)
-    url, expires = download_url(call.request, found.name, call.now_ms())
+    url, expires = await download_url(call.request, found.name, call.now_ms(), found)
     if method == "simple":
         return o.SimpleDownload(url=url)
     return o.GetUrlDownload(url=url, expires=format_ms(expires), hashes=download_hashes(found))

@@ -52,6 +52,9 @@ class ArtifactMethods:
     ) -> tuple[list[ArtifactRow], str | None]:
         return await self._read(txns.list_artifacts, task_id, run_id, page)
 
+    async def waiting_uploads(self, task_id: str, run_id: int, limit: int) -> list[str]:
+        return await self._read(txns.waiting_uploads, task_id, run_id, limit)
+
     async def create_upload(self, proposed: ObjectRow, negotiated: bool, now_ms: int) -> ObjectRow:
         return await self._write(quiet(txns.create_upload), proposed, negotiated, now_ms)
 

@@ -44,6 +44,7 @@ __all__ = [
     "get_artifact",
     "get_object",
     "list_artifacts",
+    "waiting_uploads",
 ]
 
 _encode = msgspec.json.encode
@@ -100,6 +101,16 @@ async def list_artifacts(
     )
     rows, token = page_rows(rows, page)
     return [_artifact(row[1:]) for row in rows], token
+
+
+async def waiting_uploads(db: Db, task_id: str, run_id: int, limit: int) -> list[str]:
+    """Names of the run's s3 artifacts still waiting for their bytes."""
+    rows = await db.all(
+        "SELECT name FROM artifacts WHERE task_id = ? AND run_id = ? AND present = 0"
+        " AND storage_type = 's3' ORDER BY name LIMIT ?",
+        (task_id, run_id, limit),
+    )
+    return [name for (name,) in rows]
 
 
 async def _save_artifact(db: Db, row: ArtifactRow) -> None:

@@ -3,12 +3,18 @@ the same directory with nothing configured, and stopping it cleanly or on a chil
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import signal
+import socket
 import stat
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -65,6 +71,58 @@ def test_up_runs_the_system_that_submit_uses_unconfigured_and_stops_on_ctrl_c(
     assert not any(answers(url) for url in services)
 
 
+def until(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `deadline_s`."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, f"still not {what} after {deadline_s} s"
+        time.sleep(0.05)
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            return False
+        return True
+
+
+def test_up_killed_by_sigkill_takes_its_children_and_their_tasks_along(tmp_path: Path) -> None:
+    with running_up(tmp_path, "--engine", "process") as up:
+        submitted = up.infrax("submit", "--", "sleep", "600")
+        assert submitted.returncode == 0, submitted.stderr
+        below = psutil.Process(up.process.pid)
+        until(
+            lambda: any("sleep" in p.name() for p in below.children(recursive=True)),
+            60,
+            "running the task",
+        )
+        descendants = below.children(recursive=True)
+        assert len(below.children()) == 4
+        port = urlsplit(up.root_url).port
+        assert port is not None and not port_free(port)
+        up.process.kill()
+        up.process.wait(timeout=30)
+        try:
+            until(lambda: all(gone(p) for p in descendants), 60, "gone: every child and task")
+            until(lambda: port_free(port), 10, "free: the queue's port")
+        finally:  # on failure, leave nothing running
+            for process in descendants:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+
+
 def test_commands_without_a_system_say_how_to_get_one(tmp_path: Path) -> None:
     done = infrax_in(tmp_path, "status", "abc")
     assert done.returncode == 2
@@ -108,3 +166,44 @@ def test_submit_follow_and_wait_exclude_each_other(tmp_path: Path) -> None:
     done = infrax_in(tmp_path, "submit", "--follow", "--wait", "--", "true")
     assert done.returncode == 2
     assert "not allowed with" in done.stderr
+
+
+def test_queue_says_in_one_line_why_it_cannot_listen(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = infrax_in(tmp_path, "queue", "--data-dir", "d", "--port", str(port), timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1:] == [
+        f"infrax queue: cannot listen on 127.0.0.1:{port}: address already in use"
+    ], done.stderr
+    assert "Traceback" not in done.stderr
+    for host, reason in (
+        ("192.0.2.1", "cannot assign requested address"),  # TEST-NET-1: not this machine's
+        ("no-such-host.invalid", ""),  # the resolver's words vary
+    ):
+        done = infrax_in(tmp_path, "queue", "--data-dir", "d", "--host", host, "--port", "0")
+        assert done.returncode == 1
+        assert done.stderr.splitlines()[-1].startswith(
+            f"infrax queue: cannot listen on {host}:0: {reason}"
+        ), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_up_names_a_taken_port_and_keeps_the_previous_run_log(tmp_path: Path) -> None:
+    logs = tmp_path / "infrax-data" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "queue.log").write_text("the run before\n")
+    (logs / "queue.log.1").write_text("two runs before\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = infrax_in(tmp_path, "up", "--port", str(port), "--engine", "process", timeout=90)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (logs / "queue.log.1").read_text() == "the run before\n"
+    assert "cannot listen on" in (logs / "queue.log").read_text()
+    assert "the run before" not in (logs / "queue.log").read_text()

@@ -28,6 +28,7 @@ from clients.client import (
 from clients.client.transfer import get_file
 from clients.protocol import artifacts as a
 from tests.conftest import ROOT_TOKEN, RunningQueue
+from tests.s3 import both_blob_stores
 
 from .artifact_helpers import Run, claimed_run, expires_in
 
@@ -53,6 +54,7 @@ async def anonymous(queue: RunningQueue) -> AsyncIterator[Queue]:
         yield client
 
 
+@both_blob_stores
 async def test_a_worker_uploads_a_file_and_anyone_downloads_it(
     worker: Queue, anonymous: Queue, run: Run, tmp_path: Path
 ) -> None:
@@ -78,6 +80,7 @@ async def test_a_worker_uploads_a_file_and_anyone_downloads_it(
     assert listed == ["public/out.bin"]
 
 
+@both_blob_stores
 async def test_a_gzip_log_is_downloaded_as_stored(
     worker: Queue, anonymous: Queue, run: Run, tmp_path: Path
 ) -> None:
@@ -95,6 +98,7 @@ async def test_a_gzip_log_is_downloaded_as_stored(
     assert gzip.decompress(target.read_bytes()) == b"hello log\n" * 100
 
 
+@both_blob_stores
 async def test_object_downloads_check_the_sha256_and_errors_raise(
     queue: RunningQueue, worker: Queue, run: Run, tmp_path: Path
 ) -> None:
@@ -130,6 +134,7 @@ async def test_object_downloads_check_the_sha256_and_errors_raise(
             await root.download_artifact(run.task_id, "public/never", tmp_path / "n")
 
 
+@both_blob_stores
 async def test_artifact_errors_are_typed(worker: Queue, anonymous: Queue, run: Run) -> None:
     request = a.S3ArtifactRequest(expires=expires_in("1 day"), content_type="a/b")
     await worker.create_artifact(run.task_id, 0, "private/x", request)

@@ -14,6 +14,7 @@ from taskcluster.exceptions import TaskclusterArtifactError, TaskclusterRestFail
 
 from clients.protocol.events import ArtifactCreated, Exchange, Message
 from tests.conftest import RunningQueue
+from tests.s3 import both_blob_stores
 
 from .artifact_helpers import Run, claimed_run, expires_in, put_bytes
 
@@ -70,6 +71,7 @@ def test_s3_artifact_is_put_to_a_signed_url_and_read_back(queue: RunningQueue, r
     assert created_events(queue, run.task_id) == []  # never for s3, as in Taskcluster
 
 
+@both_blob_stores
 def test_get_artifact_redirects_with_303_and_the_storage_type(
     queue: RunningQueue, run: Run
 ) -> None:
@@ -111,6 +113,7 @@ def test_gzip_bytes_are_stored_as_sent_and_served_with_their_encoding(run: Run) 
     assert requests.get(url, timeout=30).content == text  # an HTTP client decodes them
 
 
+@both_blob_stores
 def test_range_requests_resume_a_download(run: Run) -> None:
     data = os.urandom(100_000)
     created = run.create("public/big", storageType="s3", contentType="application/octet-stream")
@@ -130,6 +133,7 @@ def test_range_requests_resume_a_download(run: Run) -> None:
 # -- reference, link, error ------------------------------------------------------------------------
 
 
+@both_blob_stores
 def test_reference_redirects_verbatim_and_may_change_its_url(queue: RunningQueue, run: Run) -> None:
     first = "https://example.com/a?b=1"
     assert run.create(
@@ -162,6 +166,7 @@ def test_reference_redirects_verbatim_and_may_change_its_url(queue: RunningQueue
     assert events[0].routing_key.startswith(f"primary.{run.task_id}.0.wg.wi.")
 
 
+@both_blob_stores
 def test_links_are_followed_and_cycles_refused(run: Run) -> None:
     created = run.create("public/real", storageType="s3", contentType="text/plain")
     assert put_bytes(created["putUrl"], b"real", "text/plain").status_code == 200
@@ -186,6 +191,7 @@ def test_links_are_followed_and_cycles_refused(run: Run) -> None:
     assert status_of(run.anonymous.getArtifact, run.task_id, 0, "public/dangling") == 404
 
 
+@both_blob_stores
 def test_a_link_needs_the_scope_of_every_name_on_the_way(run: Run) -> None:
     created = run.create("private/secret", storageType="s3", contentType="text/plain")
     assert put_bytes(created["putUrl"], b"secret", "text/plain").status_code == 200
@@ -196,6 +202,7 @@ def test_a_link_needs_the_scope_of_every_name_on_the_way(run: Run) -> None:
     assert requests.get(got["url"], timeout=30).content == b"secret"
 
 
+@both_blob_stores
 def test_error_artifacts_answer_424_and_the_helpers_raise(queue: RunningQueue, run: Run) -> None:
     run.create(
         "public/missing.txt",
@@ -226,6 +233,7 @@ def test_error_artifacts_answer_424_and_the_helpers_raise(queue: RunningQueue, r
 # -- immutability and timing -----------------------------------------------------------------------
 
 
+@both_blob_stores
 def test_repeats_are_idempotent_and_changes_conflict(run: Run) -> None:
     expires = expires_in("1 day")
     body = {"storageType": "s3", "contentType": "text/plain", "expires": expires}
@@ -263,6 +271,7 @@ def test_repeats_are_idempotent_and_changes_conflict(run: Run) -> None:
     assert status_of(run.create, "public/l", storageType="link", artifact="public/x") == 409
 
 
+@both_blob_stores
 def test_artifacts_follow_the_run_state(queue: RunningQueue) -> None:
     completed = claimed_run(queue)
     completed.worker.reportCompleted(completed.task_id, 0)
@@ -275,6 +284,7 @@ def test_artifacts_follow_the_run_state(queue: RunningQueue) -> None:
     assert excepted.root.listArtifacts(excepted.task_id, 0)["artifacts"][0]["name"] == "public/log"
 
 
+@both_blob_stores
 def test_a_run_never_claimed_and_an_unknown_task_are_input_errors(queue: RunningQueue) -> None:
     root = taskcluster.Queue(queue.root_options())
     run = claimed_run(queue)
@@ -297,6 +307,7 @@ def test_a_run_never_claimed_and_an_unknown_task_are_input_errors(queue: Running
     )
 
 
+@both_blob_stores
 def test_latest_endpoints_read_the_last_run(queue: RunningQueue) -> None:
     first = claimed_run(queue, retries=1)
     first.create("public/which", storageType="reference", url="https://x/0", contentType="a/b")
@@ -323,6 +334,7 @@ def test_latest_endpoints_read_the_last_run(queue: RunningQueue) -> None:
     assert status_of(first.anonymous.getLatestArtifact, never, "public/which") == 404
 
 
+@both_blob_stores
 def test_listings_page_by_name(run: Run) -> None:
     for index in range(5):
         run.create(f"public/f{index}", storageType="reference", url="https://x/", contentType="a/b")
@@ -341,6 +353,7 @@ def test_listings_page_by_name(run: Run) -> None:
 # -- scopes ------------------------------------------------------------------------------------------
 
 
+@both_blob_stores
 def test_public_names_are_anonymous_and_others_need_the_scope(
     queue: RunningQueue, run: Run
 ) -> None:

@@ -23,8 +23,12 @@ from taskcluster.exceptions import TaskclusterRestFailure
 
 from clients.protocol.events import ArtifactCreated, Exchange
 from tests.conftest import RunningQueue
+from tests.s3 import both_blob_stores
 
 from .artifact_helpers import Run, claimed_run, expires_in
+
+# Every test on the local-disk store and on S3 (moto): the same helpers, the same checks.
+pytestmark = both_blob_stores
 
 SIZES = [0, 1, 8191, 8192, 1024 * 1024]  # 8191 goes inline, 8192 by putUrl
 
