@@ -287,4 +287,5 @@ def _facts(
         credentials_expire_ms=worker.credentials_expire_ms,
         last_active_ms=active.get(key),
         busy=busy[key],
+        told_to_terminate=worker.terminate,
     )

@@ -14,7 +14,12 @@ from clients.protocol.errors import ApiError, ErrorCode
 from clients.protocol.stream import CLOSE_GOING_AWAY
 
 from . import handlers  # noqa: F401  (registers the handlers)
-from .artifacts import BlobStore, BlobStoreConfigError, LocalBlobStore
+from .artifacts import (
+    BlobStore,
+    BlobStoreConfigError,
+    BlobStoreUnavailableError,
+    LocalBlobStore,
+)
 from .auth import Authenticator
 from .bus import Bus
 from .core.blob_urls import BlobUrlSigner
@@ -66,6 +71,12 @@ async def errors(
         error = ApiError(ErrorCode.resource_not_found, f"no endpoint at {request.path}")
     except web.HTTPException:
         raise
+    except BlobStoreUnavailableError as unavailable:  # S3 down: a 503 the client retries
+        log.warning(
+            "blob store unavailable",
+            extra={"event": "blob_store_unavailable", "error": str(unavailable)},
+        )
+        error = ApiError(ErrorCode.blob_store_unavailable, str(unavailable))
     except Exception:
         incident = str(uuid.uuid4())
         log.exception("internal error", extra={"event": "internal_error", "incident_id": incident})

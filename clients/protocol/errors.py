@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     insufficient_storage = "InsufficientStorage"
     too_many_sessions = "TooManySessions"
     worker_unavailable = "WorkerUnavailable"
+    blob_store_unavailable = "BlobStoreUnavailable"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -55,6 +56,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.insufficient_storage: 507,
     ErrorCode.too_many_sessions: 429,
     ErrorCode.worker_unavailable: 503,
+    ErrorCode.blob_store_unavailable: 503,
 }
 
 

@@ -7,6 +7,9 @@ Pure. Two kinds of retirement:
   reclaims). Static workers are never removed this way (Taskcluster exempts them);
 - termination, asked politely through `shouldWorkerTerminate`, for running capacity above the
   pool's target. Only idle workers are asked (newest first); a busy one finishes its work.
+  A worker once told may have heard it and be on its way out (it stays `running` until its
+  process is gone), so it keeps the decision while the surplus lasts: choosing afresh on
+  every pass would tell others too, and the pool would fall below its target.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class WorkerFacts:
     credentials_expire_ms: int | None  # None until registered
     last_active_ms: int | None  # the queue's lastDateActive for this worker
     busy: int  # runs it holds now
+    told_to_terminate: bool  # the last pass chose it to terminate
 
 
 def removal_reason(worker: WorkerFacts, lifecycle: Lifecycle, now_ms: int) -> Removal | None:
@@ -71,13 +75,16 @@ def removal_reason(worker: WorkerFacts, lifecycle: Lifecycle, now_ms: int) -> Re
 
 
 def to_terminate(workers: list[WorkerFacts], target_capacity: int) -> list[WorkerFacts]:
-    """Idle running workers whose capacity is above the target, newest first."""
-    running = [w for w in workers if w.state == "running"]
-    surplus = sum(w.capacity for w in running) - target_capacity
+    """Running workers whose capacity is above the target: first those already told (busy or
+    not: they may have heard, and a worker that heard leaves), then idle ones, newest first."""
+    running = [w for w in workers if w.state == "running" and not w.static]
+    surplus = sum(w.capacity for w in workers if w.state == "running") - target_capacity
+    told = [w for w in running if w.told_to_terminate]
+    idle = [w for w in running if w.busy == 0 and not w.told_to_terminate]
     chosen = []
-    idle = [w for w in running if w.busy == 0 and not w.static]
-    for worker in sorted(idle, key=lambda w: w.created_ms, reverse=True):
-        if worker.capacity <= surplus:
-            chosen.append(worker)
-            surplus -= worker.capacity
+    for group in (told, idle):
+        for worker in sorted(group, key=lambda w: w.created_ms, reverse=True):
+            if worker.capacity <= surplus:
+                chosen.append(worker)
+                surplus -= worker.capacity
     return chosen

@@ -6,6 +6,7 @@ from .blobs import (
     BlobStore,
     BlobStoreConfigError,
     BlobStoreFullError,
+    BlobStoreUnavailableError,
     PresigningBlobStore,
 )
 from .local import LocalBlobStore
@@ -15,6 +16,7 @@ __all__ = [
     "BlobStore",
     "BlobStoreConfigError",
     "BlobStoreFullError",
+    "BlobStoreUnavailableError",
     "LocalBlobStore",
     "PresigningBlobStore",
 ]

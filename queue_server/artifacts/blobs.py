@@ -22,6 +22,7 @@ __all__ = [
     "BlobStore",
     "BlobStoreConfigError",
     "BlobStoreFullError",
+    "BlobStoreUnavailableError",
     "PresigningBlobStore",
 ]
 
@@ -32,6 +33,12 @@ class BlobStoreFullError(Exception):
 
 class BlobMissingError(Exception):
     """No blob has this key (it was never written, or was deleted)."""
+
+
+class BlobStoreUnavailableError(Exception):
+    """The store failed or did not answer while the queue runs (S3 down, an error status):
+    the request is refused with 503, to be retried. The message names the store's error class
+    or code only, never a URL (presigned ones carry signatures) nor credentials."""
 
 
 class BlobStoreConfigError(Exception):
@@ -81,5 +88,8 @@ class PresigningBlobStore(BlobStore, Protocol):
 
     async def seal(self, upload_key: str, key: str) -> tuple[int, str, str | None] | None:
         """Make what was PUT under `upload_key` the immutable blob `key`: its (size, SHA-256
-        hex digest, Content-Encoding) as the store verified them, or None if nothing was PUT."""
+        hex digest, Content-Encoding) as the store verified them, or None if nothing is there
+        (nothing was PUT, or it was taken in and deleted by a concurrent request). The bytes
+        under `upload_key` stay: the caller deletes them once the blob is attached, so that a
+        concurrent seal of the same upload finds them too."""
         ...

@@ -47,7 +47,7 @@ import botocore.exceptions
 from aiohttp import web
 from botocore.config import Config
 
-from .blobs import BlobMissingError, BlobStoreConfigError
+from .blobs import BlobMissingError, BlobStoreConfigError, BlobStoreUnavailableError
 
 __all__ = ["MAX_URL_TTL_S", "S3_MAX_OBJECT_BYTES", "S3BlobStore", "S3Location"]
 
@@ -209,8 +209,25 @@ class S3BlobStore:
             ) from None
 
     async def _call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """The call's result, run in the pool; BlobStoreUnavailableError when S3 fails or does
+        not answer (after the SDK's own retries), saying only the error's class and code: the
+        SDK's messages hold endpoint URLs with keys, which stay in the queue."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(
+                self._pool, functools.partial(function, *args, **kwargs)
+            )
+        except botocore.exceptions.ClientError as error:
+            raise BlobStoreUnavailableError(
+                f"the blob store ({self.location.describe()}) is unavailable: it answered"
+                f" {_status(error) or 'an error'} {_code(error) or type(error).__name__};"
+                " try again later"
+            ) from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise BlobStoreUnavailableError(
+                f"the blob store ({self.location.describe()}) is unavailable:"
+                f" {type(error).__name__}; try again later"
+            ) from error
 
     def _name(self, key: str) -> str:
         """The S3 key of a blob key; keys are the store's own, so none leaves the prefix."""
@@ -384,12 +401,12 @@ class S3BlobStore:
         sha256 = (
             _b64_to_hex(checksum) if checksum and "-" not in checksum else self._read_sha256(key)
         )
-        self._client.delete_object(Bucket=self.location.bucket, Key=self._name(upload_key))
         encoding = stored.get("ContentEncoding") or None
         return int(stored["ContentLength"]), sha256, encoding
 
     async def seal(self, upload_key: str, key: str) -> tuple[int, str, str | None] | None:
         """Copy what was PUT under `upload_key` to `key`, for good: its (size, SHA-256 hex,
-        Content-Encoding), or None when nothing was PUT. The upload's bytes are deleted."""
+        Content-Encoding), or None when nothing is there. The upload's bytes stay, for a
+        concurrent seal of the same upload; the caller deletes them once `key` is attached."""
         result: tuple[int, str, str | None] | None = await self._call(self._seal, upload_key, key)
         return result

@@ -12,6 +12,7 @@ from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
 from clients.protocol.ids import new_slugid
 from clients.protocol.times import format_ms
 
+from ..artifacts.blobs import BlobStoreUnavailableError
 from ..core import artifacts as rules
 from ..core.artifacts import ArtifactRow, CreatedArtifact
 from ..core.pages import page_from_query
@@ -197,9 +198,11 @@ async def latest_artifact(call: Call) -> a.ArtifactContent:
 async def _list(call: Call, run_id: int) -> a.ListArtifactsResponse:
     if presigning(call.app) is not None:  # bytes PUT straight to the store are looked for
         task_id = call.params["taskId"]
-        for name in await call.app[STORE].waiting_uploads(task_id, run_id, WAITING_LOOKUPS):
-            with contextlib.suppress(ApiError):  # a wrong upload: said to its reader, not here
-                await collect_upload(call.app, rules.object_name(task_id, run_id, name))
+        # With the blob store down the listing still answers, without what is not taken in.
+        with contextlib.suppress(BlobStoreUnavailableError):
+            for name in await call.app[STORE].waiting_uploads(task_id, run_id, WAITING_LOOKUPS):
+                with contextlib.suppress(ApiError):  # a wrong upload: said to its reader
+                    await collect_upload(call.app, rules.object_name(task_id, run_id, name))
     rows, token = await call.app[STORE].list_artifacts(
         call.params["taskId"], run_id, page_from_query(call.request.query)
     )

@@ -9,6 +9,7 @@ so they are not in the endpoint table: a signed URL is their authority, not Hawk
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
@@ -17,7 +18,12 @@ from aiohttp import web
 
 from clients.protocol.errors import ApiError, ErrorCode, input_error, not_found
 
-from ..artifacts.blobs import BlobMissingError, BlobStoreFullError, PresigningBlobStore
+from ..artifacts.blobs import (
+    BlobMissingError,
+    BlobStoreFullError,
+    BlobStoreUnavailableError,
+    PresigningBlobStore,
+)
 from ..core.blob_urls import BLOB_ROUTE
 from ..core.objects import (
     CONTENT_ENCODING_PATTERN,
@@ -99,29 +105,40 @@ def _blob_headers(found: ObjectRow) -> dict[str, str]:
 async def collect_upload(app: web.Application, name: str) -> bool:
     """With a presigning store, make what was PUT to the upload's key the object's bytes:
     the store copies it to a key of its own and reports its size and SHA-256, checked here
-    as a PUT through the queue is. Whether bytes were taken; 400 (and the bytes deleted, to
-    be PUT again) when they are not the declared length."""
+    as a PUT through the queue is. Whether the object now has bytes (taken in here, or by a
+    concurrent request: several first reads of one s3 artifact all find it); 400 (and the
+    bytes deleted, to be PUT again) when they are not the declared length; BlobStoreUnavailable
+    (503) when the store fails, nothing changed then.
+
+    The upload's bytes are deleted only once the copy is attached: a concurrent request
+    either copies them too (its copy is then not needed) or finds the object already has
+    its bytes."""
     blobs = presigning(app)
     if blobs is None:
         return False
     store = app[STORE]
     found = await store.get_object(name)
     if found is None or found.upload_id is None:
-        return False
+        return found is not None and found.blob is not None
+    upload_key = blobs.upload_key(name, found.upload_id)
     key = blobs.new_key()
     await store.begin_blob(key, _now_ms() + UPLOAD_WINDOW_MS)
     try:
-        sealed = await blobs.seal(blobs.upload_key(name, found.upload_id), key)
+        sealed = await blobs.seal(upload_key, key)
+    except BlobStoreUnavailableError:
+        raise  # a copy made before the store failed stays noted loose: the sweeper deletes it
     except BaseException:
         await _discard(app, key)
         raise
-    if sealed is None:  # nothing was PUT (yet)
+    if sealed is None:  # nothing was PUT (yet), or a concurrent request took it in
         await store.forget_blobs([key])
-        return False
+        again = await store.get_object(name)
+        return again is not None and again.blob is not None
     size, sha256, encoding = sealed
     declared, max_bytes = found.content_length, app[SETTINGS].max_artifact_bytes
     if (declared is not None and size != declared) or size > max_bytes:
         await _discard(app, key)
+        await blobs.delete(upload_key)
         expected = f"{declared} were declared" if declared is not None else f"at most {max_bytes}"
         raise input_error(f"the body PUT for {name!r} has {size} bytes; {expected}: PUT it again")
     blob = StoredBlob(key, size, sha256, encoding)
@@ -130,8 +147,12 @@ async def collect_upload(app: web.Application, name: str) -> bool:
     except ApiError:
         await _discard(app, key)
         raise
-    if not attached:
+    if not attached:  # a concurrent request attached the same bytes first
         await _discard(app, key)
+    # The key stays noted loose until well after its PUT URLs expire: if S3 fails now, the
+    # sweeper deletes it then, and the object has its bytes all the same.
+    with contextlib.suppress(BlobStoreUnavailableError):
+        await blobs.delete(upload_key)
     return True
 
 

@@ -85,8 +85,8 @@ async def get_artifact(db: Db, task_id: str, run_id: int, name: str) -> Artifact
     return None if row is None else _artifact(row)
 
 
-async def get_object(db: Db, name: str) -> ObjectRow | None:
-    row = await db.one(f"SELECT {_OBJECT} FROM objects WHERE name = ?", (name,))
+async def get_object(db: Db, name: str, lock: str = "") -> ObjectRow | None:
+    row = await db.one(f"SELECT {_OBJECT} FROM objects WHERE name = ?{lock}", (name,))
     return None if row is None else _object(row)
 
 
@@ -262,8 +262,10 @@ async def begin_blob(db: Db, key: str, delete_after_ms: int) -> None:
 
 async def attach_blob(db: Db, name: str, upload_id: str, blob: StoredBlob, now_ms: int) -> bool:
     """Make `blob` the object's bytes; False when the finished object already holds the
-    same bytes (an idempotent repeat: the new copy is not needed). 409 if it differs."""
-    obj = await get_object(db, name)
+    same bytes (an idempotent repeat: the new copy is not needed). 409 if it differs. The
+    row is locked first: of two concurrent attaches (two first reads of one s3 artifact on
+    PostgreSQL) the second sees the first's blob, which it would otherwise orphan."""
+    obj = await get_object(db, name, db.dialect.for_update)
     if obj is None or (not obj.finished and obj.upload_id != upload_id):
         raise not_found("no such upload: the object expired or its upload was replaced")
     if obj.finished:
@@ -291,7 +293,7 @@ async def finish_upload(
     db: Db, name: str, project_id: str, upload_id: str, hashes: dict[str, str]
 ) -> bool:
     """Finish the upload; False when it already was (an idempotent repeat)."""
-    obj = await get_object(db, name)
+    obj = await get_object(db, name, db.dialect.for_update)
     merged = check_finish(obj, project_id, upload_id, hashes)
     if obj is None or merged is None:
         return False

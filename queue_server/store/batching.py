@@ -2,10 +2,10 @@
 
 One writer commits at a time on SQLite, and each commit costs a hop to the database thread and
 the writing of the WAL frames it changed. While one batch is being committed, the transactions
-submitted meanwhile queue up; they then run one after the other in the next batch, each in its
-own savepoint (a transaction that fails is undone alone and its caller gets its error), and
-the batch ends in one COMMIT. Nobody is answered before the commit that holds their change has
-returned (protocol.md, "Durability"): a batch whose COMMIT fails fails every transaction in it.
+submitted meanwhile queue up; they then run one after the other in the next batch, and the
+batch ends in one COMMIT. A transaction that fails is undone alone and its caller gets its
+error: the batch is then run again with each transaction in its own savepoint (sqlite.py).
+Nobody is answered before the commit that holds their change has returned (protocol.md, "Durability"): a batch whose COMMIT fails fails every transaction in it.
 Under no contention a batch holds one transaction and this costs nothing.
 """
 

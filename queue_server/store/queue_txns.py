@@ -13,7 +13,7 @@ from clients.protocol.tasks import Task, TaskStatus
 from ..core import lifecycle
 from .artifact_txns import drop_task_artifacts
 from .db import Db
-from .records import load_record, record_columns, record_of_row, save_record
+from .records import load_record, record_columns, record_of_row, save_claims, save_record
 
 __all__ = ["Claimed", "claim_work", "reclaim_task", "release_claims", "touch_worker"]
 
@@ -84,6 +84,7 @@ async def claim_work(
         )
         if not rows:
             break
+        taken: list[lifecycle.TaskRecord] = []
         for seq, *columns in rows:
             record = record_of_row(tuple(columns))
             before = record.state
@@ -92,10 +93,12 @@ async def claim_work(
                 await save_record(db, record, before, now_ms, messages)
                 continue
             messages += lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
-            await save_record(db, record, before, now_ms, messages)
+            taken.append(record)
             claimed.append(
                 Claimed(record.task, record.status(), len(record.runs) - 1, taken_until_ms, seq)
             )
+        # Written before the next look, which would otherwise find them pending still.
+        await save_claims(db, taken, worker_group, worker_id, now_ms, taken_until_ms)
     if claimed:
         await _remember_tasks(db, task_queue_id, worker_group, worker_id, claimed)
     return claimed, messages

@@ -18,7 +18,7 @@ from ..core import lifecycle
 from ..core.lifecycle import TaskRecord
 from .db import Db
 
-__all__ = ["insert_pending", "insert_record", "load_record", "save_record"]
+__all__ = ["insert_pending", "insert_record", "load_record", "save_claims", "save_record"]
 
 _encode = msgspec.json.Encoder().encode
 _decode_task = msgspec.json.Decoder(Task).decode
@@ -48,12 +48,13 @@ async def load_record(db: Db, task_id: str) -> TaskRecord | None:
     return None if row is None else record_of_row(row)
 
 
-async def insert_record(db: Db, record: TaskRecord, expires: int, unresolved: int) -> None:
+async def insert_record(db: Db, record: TaskRecord, expires: int, unresolved: int) -> bool:
+    """Insert the task's row; False (and nothing written) if its taskId is already taken."""
     task = record.task
-    await db.run(
+    inserted = await db.run(
         "INSERT INTO tasks (task_id, task_group_id, scheduler_id, project_id, task_queue_id,"
         " definition, runs, retries_left, state, deadline, expires, unresolved_deps)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING",
         (
             record.task_id,
             task.task_group_id,
@@ -69,6 +70,7 @@ async def insert_record(db: Db, record: TaskRecord, expires: int, unresolved: in
             unresolved,
         ),
     )
+    return inserted == 1
 
 
 async def save_record(
@@ -77,19 +79,32 @@ async def save_record(
     before: TaskState,
     now_ms: int,
     messages: list[Message],
+    *,
+    definition_changed: bool = False,
 ) -> None:
-    """Write the record back and keep the invariants; appends the messages that follow."""
-    await db.run(
-        "UPDATE tasks SET definition = ?, runs = ?, retries_left = ?, state = ? WHERE task_id = ?",
-        (
-            _encode(record.task),
-            _encode(record.runs),
-            record.retries_left,
-            record.state.value,
-            record.task_id,
-        ),
-    )
-    await sync_run_rows(db, record, now_ms)
+    """Write the record back and keep the invariants; appends the messages that follow.
+
+    Only the runs and what follows from them are written, unless `definition_changed` (a
+    change of priority): the definition, the largest part of the row, stays as it is.
+    """
+    if definition_changed:
+        await db.run(
+            "UPDATE tasks SET definition = ?, runs = ?, retries_left = ?, state = ?"
+            " WHERE task_id = ?",
+            (
+                _encode(record.task),
+                _encode(record.runs),
+                record.retries_left,
+                record.state.value,
+                record.task_id,
+            ),
+        )
+    else:
+        await db.run(
+            "UPDATE tasks SET runs = ?, retries_left = ?, state = ? WHERE task_id = ?",
+            (_encode(record.runs), record.retries_left, record.state.value, record.task_id),
+        )
+    await sync_run_rows(db, record, before, now_ms)
     was_active = before not in lifecycle.RESOLVED_TASK_STATES
     if was_active != record.active:
         await _count_group_activity(db, record, 1 if record.active else -1, messages)
@@ -97,13 +112,18 @@ async def save_record(
         await _resolve_dependents(db, record, now_ms, messages)
 
 
-async def sync_run_rows(db: Db, record: TaskRecord, now_ms: int) -> None:
-    """Make the pending and claims rows of the task match its last run."""
+async def sync_run_rows(db: Db, record: TaskRecord, before: TaskState, now_ms: int) -> None:
+    """Make the pending and claims rows of the task match its last run.
+
+    The task's state before the change says which of those rows it had (the invariants of
+    schema.py: a pending task has its pending row, a running one its claims row, any other
+    neither), so a row is deleted only where there is one.
+    """
     run = record.last_run()
     state = run.state if run is not None else None
     if state is RunState.pending and run is not None:
         await insert_pending(db, record, now_ms)
-    else:
+    elif before is TaskState.pending:
         await db.run("DELETE FROM pending WHERE task_id = ?", (record.task_id,))
     if state is RunState.running and run is not None:
         await db.run(
@@ -121,8 +141,45 @@ async def sync_run_rows(db: Db, record: TaskRecord, now_ms: int) -> None:
                 now_ms,
             ),
         )
-    else:
+    elif before is TaskState.running:
         await db.run("DELETE FROM claims WHERE task_id = ?", (record.task_id,))
+
+
+async def save_claims(
+    db: Db,
+    records: list[TaskRecord],
+    worker_group: str,
+    worker_id: str,
+    now_ms: int,
+    taken_until_ms: int,
+) -> None:
+    """Write back runs just claimed (pending -> running) by one worker, all at once: what
+    save_record does for each (the task's runs and state, its pending row gone, its claims
+    row), in one batch of each statement. A claim changes no group's count and resolves
+    nothing, so that is all."""
+    if not records:
+        return
+    await db.run_many(
+        "UPDATE tasks SET runs = ?, state = ? WHERE task_id = ?",
+        [(_encode(r.runs), r.state.value, r.task_id) for r in records],
+    )
+    await db.run_many("DELETE FROM pending WHERE task_id = ?", [(r.task_id,) for r in records])
+    await db.run_many(
+        "INSERT INTO claims (task_id, run_id, task_queue_id, worker_group, worker_id,"
+        " taken_until, claimed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.task_id,
+                len(r.runs) - 1,
+                r.task.task_queue_id,
+                worker_group,
+                worker_id,
+                taken_until_ms,
+                now_ms,
+            )
+            for r in records
+        ],
+    )
 
 
 async def insert_pending(db: Db, record: TaskRecord, now_ms: int) -> None:

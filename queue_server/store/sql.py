@@ -35,6 +35,12 @@ __all__ = ["SqlStore"]
 
 T = TypeVar("T")
 
+# How long a worker's sighting recorded by this process stands for its later claimWork calls
+# (protocol.md, "claimWork"): lastDateActive moves at this granularity, and a quarantine set
+# or lifted through another replica applies here within it.
+TOUCH_INTERVAL_MS = 1_000
+_SEEN_SWEEP = 10_000  # sightings remembered before the stale ones are forgotten
+
 
 async def _with_outbox(
     db: Db, fn: Txn[tuple[T, list[Message]]], *args: Any
@@ -53,6 +59,8 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
         self._bus = bus
         self._outbox = outbox
         self._writing: set[asyncio.Future[Any]] = set()
+        # (task queue, worker group, worker id) -> (when recorded, its quarantine end)
+        self._seen: dict[tuple[str, str, str], tuple[int, int | None]] = {}
 
     @abstractmethod
     async def _read(self, fn: Txn[T], *args: Any) -> T:
@@ -195,12 +203,25 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
     async def touch_worker(
         self, task_queue_id: str, worker_group: str, worker_id: str, now_ms: int
     ) -> int | None:
-        async def txn(db: Db) -> tuple[int | None, list[Message]]:
-            return await queue_txns.touch_worker(
-                db, task_queue_id, worker_group, worker_id, now_ms
-            ), []
+        """Record the sighting, unless this process recorded one less than TOUCH_INTERVAL_MS
+        ago: a worker polling many times a second writes its row once a second."""
+        key = (task_queue_id, worker_group, worker_id)
+        seen = self._seen.get(key)
+        if seen is None or not 0 <= now_ms - seen[0] < TOUCH_INTERVAL_MS:
 
-        return await self._write(txn)
+            async def txn(db: Db) -> tuple[int | None, list[Message]]:
+                return await queue_txns.touch_worker(
+                    db, task_queue_id, worker_group, worker_id, now_ms
+                ), []
+
+            seen = (now_ms, await self._write(txn))
+            if len(self._seen) >= _SEEN_SWEEP:
+                self._seen = {
+                    k: v for k, v in self._seen.items() if now_ms - v[0] < TOUCH_INTERVAL_MS
+                }
+            self._seen[key] = seen
+        until = seen[1]
+        return until if until is not None and until > now_ms else None
 
     async def claim_work(
         self,
@@ -306,7 +327,10 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
                 db, task_queue_id, worker_group, worker_id, until_ms, detail, now_ms
             ), []
 
-        return await self._write(txn)
+        found = await self._write(txn)
+        # After the commit: a sighting recorded before it is not to stand for the next claims.
+        self._seen.pop((task_queue_id, worker_group, worker_id), None)
+        return found
 
     async def declare_worker(
         self,

@@ -87,13 +87,34 @@ WriteJob = tuple[Txn[tuple[Any, list[Message]]], tuple[Any, ...]]
 
 
 def _commit_batch(db: SQLiteDb, jobs: list[WriteJob]) -> list[Outcome]:
-    """Run the jobs in one transaction, each in a savepoint, and commit (batching.py)."""
+    """Run the jobs in one transaction and commit (batching.py).
+
+    First without savepoints (two statements less per job): if none fails, as is the rule,
+    that is the batch. If one fails, the whole batch is rolled back and run again with each
+    job in a savepoint of its own, so that the failing one is undone alone. A transaction is
+    a function of the database and its arguments, so running it again is running it anew.
+    """
     if len(jobs) == 1:  # alone: no savepoint needed, its error undoes the whole transaction
         fn, args = jobs[0]
         try:
             return [(True, _in_transaction(db, "BEGIN IMMEDIATE", fn, args))]
         except Exception as error:
             return [(False, error)]
+    conn = db._conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes: list[Outcome] = [(True, run_to_end(fn(db, *args))) for fn, args in jobs]
+    except Exception:
+        conn.execute("ROLLBACK")
+        return _commit_in_savepoints(db, jobs)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return outcomes
+
+
+def _commit_in_savepoints(db: SQLiteDb, jobs: list[WriteJob]) -> list[Outcome]:
     conn = db._conn
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from clients.protocol.errors import conflict, input_error, not_found
+from clients.protocol.errors import ApiError, conflict, input_error, not_found
 from clients.protocol.events import (
     Exchange,
     Message,
@@ -44,44 +44,52 @@ Result = tuple[TaskStatus, list[Message]]
 async def create_task(
     db: Db, task_id: str, task: Task, deadline: int, expires: int, now_ms: int
 ) -> tuple[TaskStatus, list[Message], bool]:
-    """Insert the task, or answer for an identical earlier one; the bool says it was new."""
-    existing = await load_record(db, task_id)
-    if existing is not None:
-        if existing.task != task:
-            raise conflict(f"taskId {task_id} already used by another task")
-        return existing.status(), [], False
-    await _join_group(db, task, expires)
-    unresolved = await _insert_dependencies(db, task_id, task, deadline)
+    """Insert the task, or answer for an identical earlier one; the bool says it was new.
+
+    The row is inserted first (nothing is written if the taskId is taken, and the earlier
+    task is loaded only then): a new task costs no read of its own row. A change made before
+    an error (409, 400) is undone with the transaction.
+    """
+    edges, problems = await _read_dependencies(db, task_id, task, deadline)
+    unresolved = sum(1 for edge in edges if not edge[3])
     record = TaskRecord(task_id, task, [], task.retries, deadline)
     messages = [lifecycle.message(record, Exchange.task_defined)]
     if unresolved == 0:
         # Scheduled before it is written: one INSERT of the pending task, not an INSERT of
         # the unscheduled one and then an UPDATE (a new task has no claim to clear).
         messages += lifecycle.schedule(record, now_ms)
-    await insert_record(db, record, expires, unresolved)
+    if not await insert_record(db, record, expires, unresolved):
+        existing = await load_record(db, task_id)
+        if existing is None or existing.task != task:
+            raise conflict(f"taskId {task_id} already used by another task")
+        return existing.status(), [], False
+    await _join_group(db, task, expires)
+    if problems:
+        raise problems
+    if edges:
+        await db.run_many(
+            "INSERT INTO dependencies (required_task_id, dependent_task_id, requires, satisfied)"
+            " VALUES (?, ?, ?, ?)",
+            edges,
+        )
     if unresolved == 0:
         await insert_pending(db, record, now_ms)
-    await db.run(
-        "UPDATE task_groups SET active = active + 1 WHERE task_group_id = ?", (task.task_group_id,)
-    )
     return record.status(), messages, True
 
 
 async def _join_group(db: Db, task: Task, expires: int) -> None:
-    group_expires = expires + GROUP_EXPIRES_EXTENSION_MS
+    """Count the task in its group (created if new), whose expiry it may extend; 409 if the
+    group is sealed or has another schedulerId (the caller's transaction then undoes it)."""
     row = await db.one(
-        "SELECT scheduler_id, sealed, expires FROM task_groups WHERE task_group_id = ?"
-        + db.dialect.for_update,
-        (task.task_group_id,),
+        "INSERT INTO task_groups (task_group_id, scheduler_id, expires, sealed, active)"
+        " VALUES (?, ?, ?, NULL, 1) ON CONFLICT (task_group_id) DO UPDATE"
+        " SET active = task_groups.active + 1, expires = CASE"
+        " WHEN task_groups.expires > excluded.expires THEN task_groups.expires"
+        " ELSE excluded.expires END RETURNING scheduler_id, sealed",
+        (task.task_group_id, task.scheduler_id, expires + GROUP_EXPIRES_EXTENSION_MS),
     )
-    if row is None:
-        await db.run(
-            "INSERT INTO task_groups (task_group_id, scheduler_id, expires, sealed, active)"
-            " VALUES (?, ?, ?, NULL, 0)",
-            (task.task_group_id, task.scheduler_id, group_expires),
-        )
-        return
-    scheduler_id, sealed, current_expires = row
+    assert row is not None
+    scheduler_id, sealed = row
     if scheduler_id != task.scheduler_id:
         raise conflict(
             f"task group {task.task_group_id} has schedulerId {scheduler_id!r};"
@@ -89,18 +97,18 @@ async def _join_group(db: Db, task: Task, expires: int) -> None:
         )
     if sealed is not None:
         raise conflict(f"task group {task.task_group_id} is sealed; no task may be added")
-    if group_expires > current_expires:
-        await db.run(
-            "UPDATE task_groups SET expires = ? WHERE task_group_id = ?",
-            (group_expires, task.task_group_id),
-        )
 
 
-async def _insert_dependencies(db: Db, task_id: str, task: Task, deadline: int) -> int:
-    """Insert the edges; the count of those not yet satisfied. InputError for bad ones."""
+Edge = tuple[str, str, str, int]
+
+
+async def _read_dependencies(
+    db: Db, task_id: str, task: Task, deadline: int
+) -> tuple[list[Edge], ApiError | None]:
+    """The edges to insert, and the InputError naming bad dependencies, if any."""
     missing: list[str] = []
     expiring: list[str] = []
-    edges: list[tuple[str, str, str, int]] = []
+    edges: list[Edge] = []
     for dependency in task.dependencies:
         if dependency == task_id:
             edges.append((task_id, task_id, task.requires, 0))
@@ -119,26 +127,21 @@ async def _insert_dependencies(db: Db, task_id: str, task: Task, deadline: int) 
             expiring.append(dependency)
         done = state == "completed" or (task.requires == "all-resolved" and state in RESOLVED)
         edges.append((dependency, task_id, task.requires, int(done)))
-    if missing or expiring:
-        problems = []
-        if missing:
-            problems.append(f"these dependencies do not exist: {', '.join(missing[:20])}")
-        if expiring:
-            problems.append(
-                f"these dependencies expire before the deadline: {', '.join(expiring[:20])}"
-            )
-        raise input_error(
-            "; ".join(problems),
-            dependencies=task.dependencies,
-            missingTaskDependencies=missing,
-            expiringTaskDependencies=expiring,
+    if not (missing or expiring):
+        return edges, None
+    problems = []
+    if missing:
+        problems.append(f"these dependencies do not exist: {', '.join(missing[:20])}")
+    if expiring:
+        problems.append(
+            f"these dependencies expire before the deadline: {', '.join(expiring[:20])}"
         )
-    await db.run_many(
-        "INSERT INTO dependencies (required_task_id, dependent_task_id, requires, satisfied)"
-        " VALUES (?, ?, ?, ?)",
-        edges,
+    return edges, input_error(
+        "; ".join(problems),
+        dependencies=task.dependencies,
+        missingTaskDependencies=missing,
+        expiringTaskDependencies=expiring,
     )
-    return sum(1 for edge in edges if not edge[3])
 
 
 async def _require(db: Db, task_id: str) -> TaskRecord:
@@ -168,7 +171,7 @@ async def change_priority(db: Db, task_id: str, new: Priority, now_ms: int) -> R
     before = record.state
     old = lifecycle.change_priority(record, new, now_ms)
     messages: list[Message] = []
-    await save_record(db, record, before, now_ms, messages)
+    await save_record(db, record, before, now_ms, messages, definition_changed=True)
     body = TaskPriorityChanged(status=record.status(), old_priority=old, new_priority=new)
     messages.append(lifecycle.message(record, Exchange.task_priority_changed))
     messages[-1].body = body
@@ -186,9 +189,11 @@ async def resolve_run(
     record = await _require(db, task_id)
     if not 0 <= run_id < len(record.runs):
         raise not_found(f"run {run_id} of task {task_id} not found")
-    return await change_task(
-        db, task_id, lambda r: lifecycle.resolve(r, run_id, state, reason, now_ms), now_ms
-    )
+    before = record.state
+    messages = lifecycle.resolve(record, run_id, state, reason, now_ms)
+    if messages:
+        await save_record(db, record, before, now_ms, messages)
+    return record.status(), messages
 
 
 async def group_row(db: Db, task_group_id: str) -> tuple[str, int, int | None]:
@@ -258,7 +263,7 @@ async def change_group_priority(
             continue
         before = record.state
         old = lifecycle.change_priority(record, new, now_ms)
-        await save_record(db, record, before, now_ms, messages)
+        await save_record(db, record, before, now_ms, messages, definition_changed=True)
         note = lifecycle.message(record, Exchange.task_priority_changed)
         note.body = TaskPriorityChanged(status=record.status(), old_priority=old, new_priority=new)
         messages.append(note)

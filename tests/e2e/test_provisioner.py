@@ -106,10 +106,21 @@ def test_a_pool_with_min_capacity_keeps_it_and_returns_to_it(system: System) -> 
         lambda: True if _pool(system, pool_id)["runningCount"] == 4 else None, what="four workers"
     )
     wait_for(lambda: _resolved(system, task_ids), what="the tasks")
-    wait_for(
-        lambda: True if len(system.live(pool_id)) == 2 else None,
+    back = wait_for(
+        lambda: live if len(live := system.live(pool_id)) == 2 else None,
         what="the pool back at its minimum",
     )
+    # It shrank to its minimum without going under: the two left are not told to go and never
+    # heard it (a worker told once leaves even if the decision is taken back), and none was
+    # launched to replace workers told to go beyond the surplus.
+    for worker in back:
+        answer = system.manager().shouldWorkerTerminate(
+            pool_id, worker["workerGroup"], worker["workerId"]
+        )
+        assert answer["terminate"] is False, (worker["workerId"], answer)
+        log = system.tmp / "provisioner" / "workers" / f"{worker['workerId']}.log"
+        assert "terminating" not in log.read_text(), worker["workerId"]
+    assert len(system.workers(pool_id)) == 4
     assert _pool(system, pool_id)["runningCount"] == 2
 
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import aiohttp
 import pytest
 import requests
 import taskcluster
@@ -307,3 +308,31 @@ def test_bytes_put_but_never_finished_are_deleted_with_the_abandoned_upload(
     queue.call(sweep_artifacts(app[STORE], app[BLOBS], after))
     assert s3_keys(queue, moto_s3) == []
     assert status_of(objects.object, "scratch/abandoned") == 404
+
+
+async def test_concurrent_first_reads_of_an_s3_artifact_all_find_it(
+    queue: RunningQueue, run: Run, moto_s3: MotoS3
+) -> None:
+    """Several readers taking in the same upload at once (protocol.md §15.5): every one gets
+    the artifact, whichever of them made its copy; one copy is kept, the upload's key goes."""
+    readers = 8
+    names = [f"public/race-{n}" for n in range(3)]
+    for name in names:
+        created = run.create(name, storageType="s3", contentType="text/plain")
+        sent = await asyncio.to_thread(put_bytes, created["putUrl"], name.encode(), "text/plain")
+        assert sent.status_code == 200
+    base = f"{queue.root_url}/api/queue/v1/task/{run.task_id}/runs/0/artifacts/"
+    async with aiohttp.ClientSession() as session:
+
+        async def read(name: str) -> tuple[int, str]:
+            async with session.get(base + name, allow_redirects=False) as answer:
+                return answer.status, answer.headers.get("Location", await answer.text())
+
+        for name in names:
+            answers = await asyncio.gather(*(read(name) for _ in range(readers)))
+            assert [status for status, _ in answers] == [303] * readers, answers
+            assert len({url.split("?")[0] for _, url in answers}) == 1  # the one copy kept
+            async with session.get(answers[0][1]) as fetched:
+                assert await fetched.read() == name.encode()
+    keys = s3_keys(queue, moto_s3)
+    assert len(keys) == len(names) and not any(k.startswith("blobs/u/") for k in keys)

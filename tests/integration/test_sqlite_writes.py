@@ -92,6 +92,45 @@ async def test_a_failed_transaction_publishes_nothing_and_its_batch_commits(
     assert await _stored(store) == ["a", "c"]
 
 
+def _count(fail: bool = False) -> Txn[tuple[int, list[Message]]]:
+    """A transaction that adds one to the `counter` group's count and returns the new count."""
+
+    async def txn(db: Db) -> tuple[int, list[Message]]:
+        row = await db.one(
+            "UPDATE task_groups SET active = active + 1 WHERE task_group_id = 'counter'"
+            " RETURNING active"
+        )
+        assert row is not None
+        if fail:
+            raise conflict("refused")
+        return row[0], []
+
+    return txn
+
+
+async def test_a_batch_with_a_failed_transaction_applies_each_other_one_once(
+    bus_and_store: tuple[Bus, SQLiteStore],
+) -> None:
+    """The batch runs without savepoints first; when one fails it is rolled back and run again
+    with savepoints: the others' changes and results are those of one run each."""
+    _bus, store = bus_and_store
+    await store._write(_insert("counter"))
+    commits = store.commits
+    results = await asyncio.gather(
+        *(store._write(_count(fail=i == 3)) for i in range(6)), return_exceptions=True
+    )
+    assert store.commits == commits + 1  # one batch
+    assert isinstance(results[3], ApiError)
+    assert [r for i, r in enumerate(results) if i != 3] == [1, 2, 3, 4, 5]
+
+    async def count(db: Db) -> int:
+        row = await db.one("SELECT active FROM task_groups WHERE task_group_id = 'counter'")
+        assert row is not None
+        return int(row[0])
+
+    assert await store._read(count) == 5
+
+
 async def test_a_write_whose_caller_is_cancelled_still_commits_and_publishes(
     bus_and_store: tuple[Bus, SQLiteStore],
 ) -> None:

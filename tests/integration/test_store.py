@@ -15,10 +15,12 @@ from clients.protocol.errors import ApiError
 from clients.protocol.ids import new_slugid
 from clients.protocol.states import ReasonResolved, RunState
 from clients.protocol.tasks import CreateTaskRequest, RunInfo, Task
+from clients.protocol.times import format_ms
 from queue_server.bus import Bus
 from queue_server.core.taskdef import normalize_task
 from queue_server.store.db import Db, scalar
 from queue_server.store.postgres import PostgresStore
+from queue_server.store.sql import TOUCH_INTERVAL_MS
 from queue_server.store.sqlite import SQLiteStore
 
 NOW = 1_700_000_000_000
@@ -221,3 +223,21 @@ async def test_claim_work_resolves_runs_past_their_deadline_and_claims_the_next(
     assert [c.status.task_id for c in claimed] == [live]
     status = (await store.get_record(doomed)).status  # type: ignore[union-attr]
     assert status.runs[0].reason_resolved == "deadline-exceeded"
+
+
+async def test_a_worker_seen_again_within_the_touch_interval_is_not_written_again(
+    store: Store,
+) -> None:
+    """claimWork's sighting is written at most once per TOUCH_INTERVAL_MS by one process; a
+    quarantine set through this store applies to the next sighting at once."""
+    touch = lambda now: store.touch_worker("p/w", "g", "w", now)  # noqa: E731
+    assert await count_statements(store, lambda: touch(NOW)) == 2
+    assert await count_statements(store, lambda: touch(NOW + TOUCH_INTERVAL_MS - 1)) == 0
+    assert await count_statements(store, lambda: touch(NOW + TOUCH_INTERVAL_MS)) == 2
+    seen = await store.get_worker("p/w", "g", "w", NOW + TOUCH_INTERVAL_MS)
+    assert seen is not None and seen.last_date_active == format_ms(NOW + TOUCH_INTERVAL_MS)
+    assert await store.quarantine_worker("p/w", "g", "w", NOW + HOUR, {}, NOW)
+    assert await touch(NOW + TOUCH_INTERVAL_MS + 1) == NOW + HOUR
+    assert await count_statements(store, lambda: touch(NOW + TOUCH_INTERVAL_MS + 2)) == 0
+    assert await store.quarantine_worker("p/w", "g", "w", NOW, {}, NOW)  # lifted
+    assert await touch(NOW + TOUCH_INTERVAL_MS + 3) is None

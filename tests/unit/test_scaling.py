@@ -156,6 +156,7 @@ def _worker(**changes: object) -> WorkerFacts:
         "credentials_expire_ms": 10_000_000,
         "last_active_ms": None,
         "busy": 0,
+        "told_to_terminate": False,
     }
     fields.update(changes)
     return WorkerFacts(**fields)  # type: ignore[arg-type]
@@ -198,6 +199,48 @@ def test_only_idle_running_capacity_above_the_target_is_told_to_terminate_newest
     assert [w.worker_id for w in to_terminate(workers, 2)] == ["new", "mid"]
     assert [w.worker_id for w in to_terminate(workers, 0)] == ["new", "mid", "old"]
     assert to_terminate(workers, 4) == []
+
+
+def test_workers_already_told_keep_the_decision_so_the_pool_stays_at_its_target() -> None:
+    # A pool of min 2 grew to 4 for 4 tasks. The two old workers finish first and are told to
+    # terminate; they are still running (draining, exiting) when the two new ones finish.
+    first = [
+        _worker(worker_id="old1", created_ms=1),
+        _worker(worker_id="old2", created_ms=2),
+        _worker(worker_id="new1", created_ms=8, busy=1),
+        _worker(worker_id="new2", created_ms=9, busy=1),
+    ]
+    told = {w.worker_id for w in to_terminate(first, 2)}
+    assert told == {"old1", "old2"}
+    then = [
+        _worker(
+            worker_id=w.worker_id, created_ms=w.created_ms, told_to_terminate=w.worker_id in told
+        )
+        for w in first
+    ]
+    # Choosing the newest idle ones afresh would send all four away, below minCapacity.
+    assert {w.worker_id for w in to_terminate(then, 2)} == {"old1", "old2"}
+    # Once one of them is gone, the other keeps its decision and nobody else is told.
+    rest = [w for w in then if w.worker_id != "old1"]
+    assert [w.worker_id for w in to_terminate(rest, 2)] == ["old2"]
+
+
+def test_a_told_worker_that_claimed_before_hearing_it_still_counts_as_leaving() -> None:
+    workers = [
+        _worker(worker_id="told", created_ms=1, busy=1, told_to_terminate=True),
+        _worker(worker_id="idle", created_ms=9),
+    ]
+    assert [w.worker_id for w in to_terminate(workers, 1)] == ["told"]
+
+
+def test_told_workers_are_kept_when_the_surplus_shrinks() -> None:
+    workers = [
+        _worker(worker_id="a", created_ms=1, told_to_terminate=True),
+        _worker(worker_id="b", created_ms=2, told_to_terminate=True),
+        _worker(worker_id="c", created_ms=3),
+    ]
+    assert [w.worker_id for w in to_terminate(workers, 2)] == ["b"]  # pending work came back
+    assert to_terminate(workers, 3) == []
 
 
 def test_a_worker_larger_than_the_surplus_is_kept() -> None:
