@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 
 import mohawk
 import mohawk.bewit
+import msgspec
 import pytest
 import taskcluster
 import taskcluster.utils
@@ -426,7 +426,7 @@ def test_generated_seed_is_two_nice_slugids() -> None:
 def test_certificate_outside_its_window_fails(
     start: int, expiry: int, now: int, problem: str
 ) -> None:
-    cert = dataclasses.replace(_cert(_ours_temp()), start=start, expiry=expiry)
+    cert = msgspec.structs.replace(_cert(_ours_temp()), start=start, expiry=expiry)
     with pytest.raises(HawkError, match=problem):
         verify_certificate(cert, client_id=ISSUER, issuer_access_token=TOKEN, now_ms=now)
 
@@ -461,7 +461,7 @@ def test_official_certificate_expired_fails() -> None:
     ids=["added-scope", "removed-scope", "seed", "expiry", "issuer"],
 )
 def test_tampered_certificate_fails(change: dict[str, Any]) -> None:
-    cert = dataclasses.replace(_cert(_ours_temp("project/named-temp")), **change)
+    cert = msgspec.structs.replace(_cert(_ours_temp("project/named-temp")), **change)
     with pytest.raises(HawkError, match="signature"):
         verify_certificate(
             cert, client_id="project/named-temp", issuer_access_token=TOKEN, now_ms=NOW_MS
@@ -627,13 +627,13 @@ def test_misused_bewit_fails(method: str, resource: str, key: str) -> None:
     parsed, facts = _bewit_parts(sign_bewit(Credentials(ISSUER, TOKEN), URL, expires=60, now=NOW))
     with pytest.raises(HawkError):
         verify_bewit(
-            parsed, key, dataclasses.replace(facts, method=method, resource=resource), now=NOW
+            parsed, key, msgspec.structs.replace(facts, method=method, resource=resource), now=NOW
         )
 
 
 def test_head_bewit_verifies() -> None:
     parsed, facts = _bewit_parts(sign_bewit(Credentials(ISSUER, TOKEN), URL, expires=60, now=NOW))
-    verify_bewit(parsed, TOKEN, dataclasses.replace(facts, method="HEAD"), now=NOW)
+    verify_bewit(parsed, TOKEN, msgspec.structs.replace(facts, method="HEAD"), now=NOW)
 
 
 def _b(*parts: str) -> str:
@@ -682,7 +682,7 @@ def test_errors_and_reprs_never_contain_secrets() -> None:
             now=NOW,
         ),
         lambda: verify_certificate(
-            dataclasses.replace(_cert(creds), scopes=("*",)),
+            msgspec.structs.replace(_cert(creds), scopes=("*",)),
             client_id=ISSUER,
             issuer_access_token=TOKEN,
             now_ms=NOW_MS,
