@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -526,6 +527,101 @@ def test_facts_from_url_defaults_ports_and_keeps_raw_resource(
     url: str, facts: RequestFacts
 ) -> None:
     assert facts_from_url("get", url) == facts
+
+
+def _facts_or_error(method: str, url: str) -> RequestFacts | str:
+    try:
+        return facts_from_url(method, url)
+    except HawkError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/api/queue/v1/task/abc/runs/0/completed",
+        "HTTPS://Example.COM:443/a?b=c?d&e=/f",
+        "http://example.com/a://b",
+        "http://example.com//a",
+        "http://example.com/a?",
+        "http://example.com/a?b#c",
+        "http://example.com/a b",
+        "http://example.com/a\tb",
+        " http://example.com/a",
+        "http://example.com/a ",
+        "http://user:pw@example.com/a",
+        "http://example.com@evil.com/a",
+        "http://[::1]:8080/a",
+        "http://example.com?x=/a",
+        "http://example.com#x/a",
+        "http://example.com:abc/a",
+        "http://example.com:/a",
+        "http://example.com:0/a",
+        "http:/example.com/a",
+        "//example.com/a",
+        "ftp://example.com/a",
+        "http:///a",
+        "example.com/a",
+        "http://ex\\ample.com/a",
+        "http://example.com/é",
+    ],
+)
+def test_facts_from_url_read_usual_urls_as_urlsplit_does(url: str) -> None:
+    # The usual URL is cut at its path and its origin parsed once; the facts must be those of
+    # parsing it whole (urlsplit), for every URL, or the same refusal.
+    whole: RequestFacts | str
+    try:
+        whole = hawk._facts_from_any_url("POST", url)
+    except HawkError as error:
+        whole = str(error)
+    assert _facts_or_error("post", url) == whole
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'Hawk mac="m+/=", hash="h", id="c", ts="1700000000", nonce="n", ext="e"',
+        'Hawk mac="m", id="c", ts="0", nonce="n"',
+        'Hawk mac="m", hash="h", id="c", ts="01", nonce="n"',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n", ext=""',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n", ext="e", app="a"',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n",',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n" ',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n"\n',
+        'Hawk mac="m", mac="m", id="c", ts="1", nonce="n"',
+        'hawk mac="m", hash="h", id="c", ts="1", nonce="n"',
+        'Hawk  mac="m", id="c", ts="1", nonce="n"',
+        'Hawk id="c", ts="1", nonce="n", hash="h", ext="e", mac="m"',
+    ],
+)
+def test_headers_in_the_usual_order_parse_as_in_any_order(
+    header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parsed_or_error() -> hawk.ParsedHeader | str:
+        try:
+            return parse_header(header)
+        except HawkError as error:
+            return str(error)
+
+    usual = parsed_or_error()
+    monkeypatch.setattr(hawk, "_USUAL_HEADER", re.compile("(?!)"))  # only the general path
+    assert usual == parsed_or_error()
+
+
+def test_the_official_client_and_ours_sign_in_the_usual_order() -> None:
+    temp = _ours_temp()
+    tc = {"clientId": temp.client_id, "accessToken": temp.access_token}
+    official = _mohawk_header({**tc, "certificate": temp.certificate}, "POST", URL, BODY)
+    ours = sign_header(temp, "POST", URL, content_type=JSON, body=BODY, now=NOW)
+    assert hawk._USUAL_HEADER.fullmatch(official) and hawk._USUAL_HEADER.fullmatch(ours)
+
+
+def test_usual_urls_are_cut_at_their_path() -> None:
+    before = hawk._origin.cache_info()
+    facts_from_url("GET", "http://127.0.0.1:8080/api/queue/v1/ping")
+    facts_from_url("GET", "http://127.0.0.1:8080/api/queue/v1/task/abc")
+    after = hawk._origin.cache_info()
+    assert after.hits + after.misses == before.hits + before.misses + 2
 
 
 def test_taskcluster_signed_url_bewit_verifies() -> None:
