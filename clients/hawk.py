@@ -80,6 +80,7 @@ _USUAL_HEADER = re.compile(
     re.ASCII,
 )
 _BEWIT_PARAMETER = re.compile(r"^/.*[?&]bewit=")
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.encode
 _T = TypeVar("_T")
@@ -148,7 +149,7 @@ def _b64(data: bytes) -> str:
 
 
 def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).decode().rstrip("=")
 
 
 def _hmac(key: str, message: str) -> bytes:
@@ -215,12 +216,58 @@ def _parse_ext(ext: str | None) -> tuple[Certificate | None, tuple[str, ...] | N
     return _parse_ext_text(ext)
 
 
+class _WireCertificate(msgspec.Struct, frozen=True):
+    """A certificate as ext carries it, when it has the usual shape (see _parse_ext_text)."""
+
+    version: int
+    scopes: tuple[str, ...]
+    start: int
+    expiry: int
+    seed: str
+    signature: str
+    issuer: str | None = None
+    clientId: msgspec.Raw = msgspec.Raw()  # noqa: N815 (its name in ext)
+
+
+class _WireExt(msgspec.Struct, frozen=True):
+    certificate: _WireCertificate | None = None
+    authorizedScopes: tuple[str, ...] | None = None  # noqa: N815 (its name in ext)
+
+
+_decode_ext = msgspec.json.Decoder(_WireExt).decode
+
+
 @functools.lru_cache(maxsize=EXT_CACHE_SIZE)
 def _parse_ext_text(ext: str) -> tuple[Certificate | None, tuple[str, ...] | None]:
     """The certificate and authorizedScopes of an ext, by its text (the same credentials send
     the same ext with every request: a run's reclaims, artifacts and report). Only shapes are
     checked here, never signatures or times, and what is cached is immutable; an ext that
     fails is not cached."""
+    # The usual ext decoded to its types at once; anything else, or anything these checks
+    # (parse_certificate's) refuse, goes the general way for its precise error.
+    try:
+        wire = _decode_ext(_decode_b64(ext, "ext"))
+    except (HawkError, msgspec.DecodeError):
+        return _parse_any_ext(ext)
+    cert, authorized = wire.certificate, wire.authorizedScopes
+    if authorized is not None and not all(map(_SCOPE.match, authorized)):
+        return _parse_any_ext(ext)
+    if cert is None:
+        return None, authorized
+    if (
+        cert.version != 1
+        or len(cert.seed) != 44
+        or (cert.issuer == "" if cert.issuer is not None else len(cert.clientId) > 0)
+        or not all(map(_SCOPE.match, cert.scopes))
+    ):
+        return _parse_any_ext(ext)
+    certificate = Certificate(
+        1, cert.scopes, cert.start, cert.expiry, cert.seed, cert.signature, cert.issuer
+    )
+    return certificate, authorized
+
+
+def _parse_any_ext(ext: str) -> tuple[Certificate | None, tuple[str, ...] | None]:
     try:
         obj = _decode_json(_decode_b64(ext, "ext"))
     except (ValueError, msgspec.DecodeError):
@@ -433,15 +480,25 @@ def temporary_access_token(issuer_access_token: str, seed: str) -> str:
     return _b64url(_hmac(issuer_access_token, seed))
 
 
+def _uuid_bits(byte_values: dict[int, int]) -> int:
+    """A 32-byte big-endian mask with these byte values, the same in both 16-byte halves."""
+    mask = bytearray(32)
+    for index, value in byte_values.items():
+        mask[index] = mask[index + 16] = value
+    return int.from_bytes(mask)
+
+
+# What a random 32 bytes keep and get to be two "nice" v4 UUIDs: the first bit clear (nice),
+# the version (4) in byte 6, the RFC 4122 variant in byte 8.
+_SEED_KEPT = ~_uuid_bits({0: 0x80, 6: 0xF0, 8: 0xC0}) & (2**256 - 1)
+_SEED_SET = _uuid_bits({6: 0x40, 8: 0x80})
+
+
 def _new_seed() -> str:
     """Two "nice" slugids (random v4 UUIDs with the first bit clear), as the official clients
     make the seed, from one read of the random source."""
-    raw = bytearray(os.urandom(32))
-    for start in (0, 16):
-        raw[start] &= 0x7F  # nice: the first bit clear
-        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40  # version 4
-        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
-    return _b64url(bytes(raw[:16])) + _b64url(bytes(raw[16:]))
+    raw = ((int.from_bytes(os.urandom(32)) & _SEED_KEPT) | _SEED_SET).to_bytes(32)
+    return _b64url(raw[:16]) + _b64url(raw[16:])
 
 
 def create_temporary_credentials(

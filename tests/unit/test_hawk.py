@@ -608,6 +608,72 @@ def test_headers_in_the_usual_order_parse_as_in_any_order(
     assert usual == parsed_or_error()
 
 
+_CERT = {
+    "version": 1,
+    "scopes": ["queue:a", "queue:b*"],
+    "start": NOW_MS,
+    "expiry": NOW_MS + DAY_MS,
+    "seed": SEED,
+    "signature": "s",
+}
+
+
+@pytest.mark.parametrize(
+    "ext",
+    [
+        {"certificate": _CERT},
+        {"certificate": {**_CERT, "issuer": ISSUER, "clientId": "c"}},
+        {"certificate": {**_CERT, "issuer": None}},
+        {"certificate": {**_CERT, "clientId": None}},
+        {"certificate": {**_CERT, "issuer": ""}},
+        {"certificate": {**_CERT, "issuer": 1}},
+        {"certificate": {**_CERT, "version": 2}},
+        {"certificate": {**_CERT, "version": True}},
+        {"certificate": {**_CERT, "start": 1.5}},
+        {"certificate": {**_CERT, "expiry": 10**30}},
+        {"certificate": {**_CERT, "seed": SEED[1:]}},
+        {"certificate": {**_CERT, "scopes": ["a\tb"]}},
+        {"certificate": {**_CERT, "scopes": "queue:a"}},
+        {"certificate": {**_CERT, "signature": None}},
+        {"certificate": {**_CERT, "extra": [1, 2]}},
+        {"certificate": None, "authorizedScopes": None},
+        {"certificate": _CERT, "authorizedScopes": ["queue:a"]},
+        {"authorizedScopes": ["queue:a", "é"]},
+        {"authorizedScopes": [1]},
+        {"authorizedScopes": {}},
+        {"certificate": []},
+        [],
+        "text",
+    ],
+)
+def test_usual_exts_parse_as_any_ext(ext: object) -> None:
+    # The usual ext is decoded to its types at once; what it makes, or refuses, must be what
+    # the general path makes or refuses.
+    text = base64.urlsafe_b64encode(json.dumps(ext).encode()).decode()
+
+    def parsed(parse: Any) -> object:
+        try:
+            return parse(text)
+        except HawkError as error:
+            return str(error)
+
+    assert parsed(hawk._parse_ext_text.__wrapped__) == parsed(hawk._parse_any_ext)
+
+
+def test_the_exts_of_temporary_credentials_take_the_usual_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def general(ext: str) -> None:
+        raise AssertionError(f"the general path parsed {ext}")
+
+    monkeypatch.setattr(hawk, "_parse_any_ext", general)
+    for creds in (_ours_temp(), _ours_temp("project/named-temp")):
+        header = sign_header(creds, "GET", URL, now=NOW, authorized_scopes=["queue:a"])
+        parsed = parse_header(header)
+        assert parsed.certificate == _cert(creds)
+        assert parsed.authorized_scopes == ("queue:a",)
+
+
 def test_the_official_client_and_ours_sign_in_the_usual_order() -> None:
     temp = _ours_temp()
     tc = {"clientId": temp.client_id, "accessToken": temp.access_token}
