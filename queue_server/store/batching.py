@@ -34,6 +34,18 @@ Outcome = tuple[bool, object]
 MAX_BATCH = 128  # transactions per commit: bounds how long the writer holds the database
 
 
+def _fail(future: asyncio.Future[object], error: BaseException) -> None:
+    """Fail the job's future, unless its caller gave it up; an error that reaches a caller
+    cancelled meanwhile is nobody's to log."""
+    if not future.done():
+        future.set_exception(error)
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    future.exception()
+
+
 class CommitBatcher(Generic[J]):
     """Queues jobs and hands them to `commit_batch` in batches, one batch at a time.
 
@@ -86,8 +98,7 @@ class CommitBatcher(Generic[J]):
             outcomes = await self._commit_batch([job for job, _ in batch])
         except Exception as error:
             for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+                _fail(future, error)
             return
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
@@ -97,6 +108,6 @@ class CommitBatcher(Generic[J]):
                     log.exception("after commit", extra={"event": "after_commit_failed"})
                 if not future.done():
                     future.set_result(value)
-            elif not future.done():
+            else:
                 assert isinstance(value, BaseException)
-                future.set_exception(value)
+                _fail(future, value)
