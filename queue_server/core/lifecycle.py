@@ -39,6 +39,7 @@ __all__ = [
     "rerun",
     "resolve",
     "schedule",
+    "status_after",
     "unclaim",
 ]
 
@@ -95,37 +96,47 @@ class TaskRecord:
         )
 
 
+# The exchanges whose messages name the worker of the run (protocol.md, "Events").
+_NAMING_THE_WORKER = frozenset(
+    {Exchange.task_running, Exchange.task_completed, Exchange.task_failed, Exchange.task_exception}
+)
+
+
 def message(record: TaskRecord, exchange: Exchange, run: RunInfo | None = None) -> Message:
     """A task exchange message about `record`, after the change (protocol.md, "Events")."""
-    worker_group = run.worker_group if run is not None and run.worker_group is not UNSET else None
-    worker_id = run.worker_id if run is not None and run.worker_id is not UNSET else None
-    body = TaskMessage(status=record.status(), task=TaskTags(tags=record.task.tags))
+    task = record.task
+    status = record.status()
+    body = TaskMessage(status=status, task=TaskTags(tags=task.tags))
+    run_id: int | None = None
+    worker_group: str | None = None
+    worker_id: str | None = None
     if run is not None:
-        body.run_id = run.run_id
-        if (
-            exchange
-            in (
-                Exchange.task_running,
-                Exchange.task_completed,
-                Exchange.task_failed,
-                Exchange.task_exception,
-            )
-            and worker_group is not None
-            and worker_id is not None
-        ):
+        run_id = body.run_id = run.run_id
+        if run.worker_group is not UNSET:
+            worker_group = run.worker_group
+        if run.worker_id is not UNSET:
+            worker_id = run.worker_id
+        if worker_group is not None and worker_id is not None and exchange in _NAMING_THE_WORKER:
             body.worker_group = worker_group
             body.worker_id = worker_id
         if exchange is Exchange.task_running and run.taken_until is not UNSET:
             body.taken_until = run.taken_until
-    key = task_routing_key(
-        body.status, run.run_id if run is not None else None, worker_group, worker_id
-    )
     return Message(
         exchange=exchange,
-        routing_key=key,
-        cc=[f"route.{route}" for route in record.task.routes],
+        routing_key=task_routing_key(status, run_id, worker_group, worker_id),
+        cc=[f"route.{route}" for route in task.routes] if task.routes else [],
         body=body,
     )
+
+
+def status_after(record: TaskRecord, messages: list[Message]) -> TaskStatus:
+    """The record's status after a change that returned `messages` (about the record only):
+    the last one's, built after the change, or a new one when there is none."""
+    if messages:
+        body = messages[-1].body
+        if isinstance(body, TaskMessage):
+            return body.status
+    return record.status()
 
 
 def _past_deadline(record: TaskRecord, now_ms: int) -> bool:

@@ -37,7 +37,7 @@ from .outbox import OutboxRow
 from .queue_txns import Claimed
 from .queue_txns import claim_work as claim_work_txn
 from .schema import MIGRATIONS
-from .sql import SqlStore
+from .sql import SqlStore, _with_outbox
 
 __all__ = ["PostgresStore"]
 
@@ -105,6 +105,7 @@ class PostgresStore(SqlStore):
         self._listening: asyncio.Task[None] | None = None
         self._rewakes: dict[str, asyncio.TimerHandle] = {}
         self._publishing = False  # this replica drains the AMQP outbox
+        self._writing: set[asyncio.Future[Any]] = set()
         self.statements = 0
 
     @classmethod
@@ -137,6 +138,7 @@ class PostgresStore(SqlStore):
             await migrate(PostgresDb(conn, self), MIGRATIONS)
 
     async def _close(self) -> None:
+        await asyncio.gather(*self._writing, return_exceptions=True)
         for handle in self._rewakes.values():
             handle.cancel()
         if self._listening is not None:
@@ -155,6 +157,23 @@ class PostgresStore(SqlStore):
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             return await fn(PostgresDb(conn, self), *args)
+
+    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
+        """Commit fn(db, *args) and publish its messages, in a task of its own that goes on
+        when the caller is cancelled (`close` waits for it)."""
+        writing = asyncio.ensure_future(self._commit_and_publish(fn, args))
+        self._writing.add(writing)
+        writing.add_done_callback(self._writing.discard)
+        return await asyncio.shield(writing)
+
+    async def _commit_and_publish(
+        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
+    ) -> T:
+        if self._outbox:
+            fn, args = _with_outbox, (fn, *args)
+        result, messages = await self._commit(fn, args)
+        self._bus.publish(messages)
+        return result
 
     async def _commit(
         self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]

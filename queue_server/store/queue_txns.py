@@ -22,6 +22,11 @@ WORKER_LIFETIME_MS = 86_400_000
 RECENT_TASKS = 20
 
 _encode = msgspec.json.encode
+_PENDING_IN_CLAIM_ORDER = (
+    f"SELECT p.seq, {record_columns('t')} FROM pending p"
+    " JOIN tasks t ON t.task_id = p.task_id WHERE p.task_queue_id = ?"
+    " ORDER BY p.priority DESC, p.seq LIMIT ?"
+)
 _decode_list = msgspec.json.Decoder(list[dict[str, object]]).decode
 
 
@@ -77,26 +82,25 @@ async def claim_work(
     messages: list[Message] = []
     while len(claimed) < count:
         rows = await db.all(
-            f"SELECT p.seq, {record_columns('t')} FROM pending p"
-            " JOIN tasks t ON t.task_id = p.task_id WHERE p.task_queue_id = ?"
-            " ORDER BY p.priority DESC, p.seq LIMIT ?" + db.dialect.lock_skipping("p", "t"),
+            _PENDING_IN_CLAIM_ORDER + db.dialect.lock_skipping("p", "t"),
             (task_queue_id, count - len(claimed)),
         )
         if not rows:
             break
         taken: list[lifecycle.TaskRecord] = []
-        for seq, *columns in rows:
-            record = record_of_row(tuple(columns))
+        for row in rows:
+            seq = row[0]
+            record = record_of_row(row[1:])
             before = record.state
             if now_ms >= record.deadline_ms:
                 messages += lifecycle.deadline_exceeded(record, now_ms)
                 await save_record(db, record, before, now_ms, messages)
                 continue
-            messages += lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
+            running = lifecycle.claim(record, worker_group, worker_id, now_ms, taken_until_ms)
+            messages += running
             taken.append(record)
-            claimed.append(
-                Claimed(record.task, record.status(), len(record.runs) - 1, taken_until_ms, seq)
-            )
+            status = lifecycle.status_after(record, running)
+            claimed.append(Claimed(record.task, status, len(record.runs) - 1, taken_until_ms, seq))
         # Written before the next look, which would otherwise find them pending still.
         await save_claims(db, taken, worker_group, worker_id, now_ms, taken_until_ms)
     if claimed:

@@ -1,14 +1,13 @@
 """The store both databases share: every Store method as one transaction of the
 transaction modules, run by the backend's `_read` or `_write` (db.py).
 
-A backend commits each write and then publishes its messages on the bus, even when the
+A backend's `_write` commits and then publishes the messages on the bus, even when the
 awaiting request is cancelled, so that a committed change is never left without its messages
 or wake-ups.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -58,7 +57,6 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
     def __init__(self, bus: Bus, *, outbox: bool = False) -> None:
         self._bus = bus
         self._outbox = outbox
-        self._writing: set[asyncio.Future[Any]] = set()
         # (task queue, worker group, worker id) -> (when recorded, its quarantine end)
         self._seen: dict[tuple[str, str, str], tuple[int, int | None]] = {}
 
@@ -67,10 +65,9 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
         """fn(db, *args) in a read-only transaction."""
 
     @abstractmethod
-    async def _commit(
-        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> tuple[T, list[Message]]:
-        """fn(db, *args) in a write transaction, committed."""
+    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
+        """Commit fn(db, *args) (with the outbox rows of its messages, when the store has the
+        outbox: `_with_outbox`) and publish its messages, even if the caller is cancelled."""
 
     @abstractmethod
     async def healthy(self) -> bool: ...
@@ -91,25 +88,8 @@ class SqlStore(ArtifactMethods, RelayHolderMethods, ABC):
     async def _close(self) -> None:
         """Release the connections."""
 
-    async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
-        """Commit fn(db, *args) and publish its messages, even if the caller is cancelled."""
-        writing = asyncio.ensure_future(self._commit_and_publish(fn, args))
-        self._writing.add(writing)
-        writing.add_done_callback(self._writing.discard)
-        return await asyncio.shield(writing)
-
-    async def _commit_and_publish(
-        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> T:
-        if self._outbox:
-            fn, args = _with_outbox, (fn, *args)
-        result, messages = await self._commit(fn, args)
-        self._bus.publish(messages)
-        return result
-
     async def close(self) -> None:
         """Let the writes under way finish (their callers may be gone), then disconnect."""
-        await asyncio.gather(*self._writing, return_exceptions=True)
         await self._close()
 
     # -- tasks ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ into one commit (batching.py). Messages are published after the commit, in commi
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -144,7 +143,9 @@ class SQLiteStore(SqlStore):
         super().__init__(bus, outbox=outbox)
         self._db = db
         self._sqlite_db = SQLiteDb(db._conn)
-        self._writer: CommitBatcher[WriteJob] = CommitBatcher(self._commit_batch)
+        self._writer: CommitBatcher[WriteJob] = CommitBatcher(
+            self._commit_batch, self._publish_committed
+        )
 
     @classmethod
     async def open(cls, path: Path | str, bus: Bus, *, outbox: bool = False) -> SQLiteStore:
@@ -183,26 +184,17 @@ class SQLiteStore(SqlStore):
         return await self._call("BEGIN", fn, args)
 
     async def _write(self, fn: Txn[tuple[T, list[Message]]], *args: Any) -> T:
-        """Commit fn(db, *args) in the next batch and publish its messages once committed,
-        before the caller resumes and even if it was cancelled meanwhile: a callback of the
-        batch's future does it, without a task of its own per write (SqlStore._write)."""
+        """Commit fn(db, *args) in the next batch; its messages are published once it is
+        committed, before the caller resumes and even if it was cancelled meanwhile
+        (batching.py)."""
         if self._outbox:
             fn, args = _with_outbox, (fn, *args)
-        committed = self._writer.submit((fn, args))
-        committed.add_done_callback(self._publish_committed)
-        result, _messages = cast(tuple[T, list[Message]], await asyncio.shield(committed))
+        result, _messages = cast(tuple[T, list[Message]], await self._writer.submit((fn, args)))
         return result
 
-    def _publish_committed(self, committed: asyncio.Future[object]) -> None:
-        if not committed.cancelled() and committed.exception() is None:
-            _result, messages = cast(tuple[Any, list[Message]], committed.result())
-            self._bus.publish(messages)
-
-    async def _commit(
-        self, fn: Txn[tuple[T, list[Message]]], args: tuple[Any, ...]
-    ) -> tuple[T, list[Message]]:
-        """Commit fn's transaction in the next batch; back once that batch is committed."""
-        return cast(tuple[T, list[Message]], await self._writer.submit((fn, args)))
+    def _publish_committed(self, committed: object) -> None:
+        _result, messages = cast(tuple[Any, list[Message]], committed)
+        self._bus.publish(messages)
 
     async def _commit_batch(self, jobs: list[WriteJob]) -> list[Outcome]:
         outcomes = await self._db._execute(_commit_batch, self._sqlite_db, jobs)  # type: ignore[no-untyped-call]

@@ -74,7 +74,7 @@ async def create_task(
         )
     if unresolved == 0:
         await insert_pending(db, record, now_ms)
-    return record.status(), messages, True
+    return lifecycle.status_after(record, messages), messages, True
 
 
 async def _join_group(db: Db, task: Task, expires: int) -> None:
@@ -161,9 +161,10 @@ async def change_task(
     record = await _require(db, task_id)
     before = record.state
     messages = change(record)
+    status = lifecycle.status_after(record, messages)
     if messages:
         await save_record(db, record, before, now_ms, messages)
-    return record.status(), messages
+    return status, messages
 
 
 async def change_priority(db: Db, task_id: str, new: Priority, now_ms: int) -> Result:
@@ -191,9 +192,10 @@ async def resolve_run(
         raise not_found(f"run {run_id} of task {task_id} not found")
     before = record.state
     messages = lifecycle.resolve(record, run_id, state, reason, now_ms)
+    status = lifecycle.status_after(record, messages)
     if messages:
         await save_record(db, record, before, now_ms, messages)
-    return record.status(), messages
+    return status, messages
 
 
 async def group_row(db: Db, task_group_id: str) -> tuple[str, int, int | None]:
