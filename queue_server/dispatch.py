@@ -127,12 +127,22 @@ def _bound(
     return serve
 
 
+# Added first: aiohttp tries the routes under one literal prefix in the order they were added,
+# a regex each, and `/api/queue/v1/task` holds 25. These are the calls each task and run makes,
+# so a report no longer tries ten routes before its own. They are `PUT /task/<taskId>` and
+# `POST /task/<taskId>/runs/<runId>/<word>`, with parameters that hold no slash: no other route
+# of the same method matches their paths, so which route a request reaches does not depend on
+# the order (tests/integration/test_routes.py).
+FIRST = ("createTask", "reportCompleted", "reclaimTask", "reportFailed", "reportException")
+
+
 def bind(app: web.Application) -> None:
     """Add a route per endpoint; refuse to start when an endpoint has no handler."""
     unbound = [endpoint.name for endpoint in ENDPOINTS if endpoint.name not in HANDLERS]
     if unbound:
         raise RuntimeError(f"endpoints without a handler: {', '.join(unbound)}")
-    for endpoint in ENDPOINTS:
+    first = [endpoint for endpoint in ENDPOINTS if endpoint.name in FIRST]
+    for endpoint in [*first, *(e for e in ENDPOINTS if e.name not in FIRST)]:
         app.router.add_route(
             endpoint.method,
             route_pattern(endpoint),
