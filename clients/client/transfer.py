@@ -98,7 +98,11 @@ async def _sendfile(writer: AbstractStreamWriter, handle: BinaryIO, count: int) 
     transport = writer.transport
     if not isinstance(writer, StreamWriter) or writer.chunked or transport is None:
         return None
-    writer.send_headers()  # the head goes out first; sendfile waits for it to be written
+    # The head goes out first (aiohttp before 3.12 writes it at once), then sendfile waits
+    # for the transport to have written it.
+    send_headers = getattr(writer, "send_headers", None)
+    if send_headers is not None:
+        send_headers()
     try:
         return await asyncio.get_running_loop().sendfile(
             transport, handle, 0, count, fallback=False
