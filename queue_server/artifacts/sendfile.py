@@ -58,11 +58,13 @@ async def _flushed(writer: AbstractStreamWriter, transport: asyncio.WriteTranspo
 
 async def _send(socket_fd: int, file_fd: int, offset: int, count: int) -> None:
     loop = asyncio.get_running_loop()
-    out = os.dup(socket_fd)  # ours to close: the connection may be closed meanwhile
+    # Duplicates of our own: if the answer is cancelled, aiohttp closes the file (and the
+    # connection may close) while a call still runs, and neither number may be reused under it.
+    out, source = os.dup(socket_fd), os.dup(file_fd)
     calls: asyncio.Future[int] | None = None
     try:
         while count:
-            calls = loop.run_in_executor(None, _sendfile, out, file_fd, offset, count)
+            calls = loop.run_in_executor(None, _sendfile, out, source, offset, count)
             sent = await asyncio.shield(calls)
             calls = None
             if sent == 0:
@@ -75,15 +77,20 @@ async def _send(socket_fd: int, file_fd: int, offset: int, count: int) -> None:
                 await _writable(loop, out)
     finally:
         if calls is None or calls.done():
-            os.close(out)
-        else:  # cancelled while a call runs: the duplicate is closed once it has ended
-            calls.add_done_callback(lambda done: _close(out, done))
+            _close(out, source)
+        else:  # cancelled while a call runs: the duplicates are closed once it has ended
+            calls.add_done_callback(lambda done: _close_after(done, out, source))
 
 
-def _close(out: int, done: asyncio.Future[int]) -> None:
+def _close(*fds: int) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _close_after(done: asyncio.Future[int], *fds: int) -> None:
     if not done.cancelled():
         done.exception()  # retrieved: a failed call after cancellation is expected
-    os.close(out)
+    _close(*fds)
 
 
 def _sendfile(out: int, file_fd: int, offset: int, count: int) -> int:
