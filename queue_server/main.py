@@ -18,6 +18,7 @@ from clients.serving.site import ListenError, listen
 from .app import create_app
 from .artifacts import BlobStoreConfigError
 from .keys import RELAYS
+from .memory import keep_freed_memory
 from .settings import Settings, parse_settings
 
 __all__ = ["advertise_url", "command", "serve"]
@@ -110,6 +111,7 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 def command(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = parse_settings(argv)
+    keep_freed_memory()  # buffers of uploads reused, not faulted in again (memory.py)
     try:
         with (
             contextlib.suppress(KeyboardInterrupt),

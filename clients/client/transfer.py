@@ -1,6 +1,9 @@
 """Streaming file transfers to and from signed blob URLs (protocol.md, "Blob transfer").
 
-Files move in 1 MiB chunks read and written in a worker thread, never whole in memory. A
+Files never sit whole in memory. An upload is sent by the kernel from the file (sendfile)
+on a plain TCP connection of asyncio's loop, without the bytes passing through Python; over
+TLS, or on a loop without sendfile (uvloop), it is read and sent in 1 MiB chunks read in a
+worker thread. Downloads are written in a worker thread in batches of about 1 MiB. A
 download that is cut off resumes where it stopped with a `Range` request; its bytes are
 written exactly as the server stores them (a gzip artifact stays gzip on disk).
 """
@@ -10,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_writer import StreamWriter
+from aiohttp.payload import Payload
 
 from .errors import ClientError, TransportError, error_from_answer
 from .retry import RetryPolicy
@@ -57,13 +63,63 @@ class Downloaded:
     content_encoding: str | None
 
 
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
+class _FileBody(Payload):
+    """A file of known size as a request body (so always sent with Content-Length)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__(path, content_type=None)
+        self._size = self._length = size
+        self._path = path
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a file body is bytes")
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        count = self._length if content_length is None else min(self._length, content_length)
+        handle = await asyncio.to_thread(self._path.open, "rb")
+        try:
+            sent = await _sendfile(writer, handle, count)
+            if sent is None:
+                sent = await _send_chunks(writer, handle, count)
+        finally:
+            handle.close()
+        if sent != count:  # the file shrank since its size was taken: fail, do not hang
+            raise OSError(f"{self._path} ended after {sent} of its {count} bytes")
+
+
+async def _sendfile(writer: AbstractStreamWriter, handle: BinaryIO, count: int) -> int | None:
+    """Send `count` bytes of the file with sendfile(2), after the request's head; None if
+    this connection cannot (TLS, a loop without sendfile), before anything is sent."""
+    transport = writer.transport
+    if not isinstance(writer, StreamWriter) or writer.chunked or transport is None:
+        return None
+    # The head goes out first (aiohttp before 3.12 writes it at once), then sendfile waits
+    # for the transport to have written it.
+    send_headers = getattr(writer, "send_headers", None)
+    if send_headers is not None:
+        send_headers()
     try:
-        while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
-            yield chunk
-    finally:
-        handle.close()
+        return await asyncio.get_running_loop().sendfile(
+            transport, handle, 0, count, fallback=False
+        )
+    except (NotImplementedError, RuntimeError, asyncio.SendfileNotAvailableError):
+        return None  # raised before a byte of the body went out: send it the other way
+
+
+async def _send_chunks(writer: AbstractStreamWriter, handle: BinaryIO, count: int) -> int:
+    handle.seek(0)
+    sent = 0
+    while sent < count and (
+        chunk := await asyncio.to_thread(handle.read, min(CHUNK_BYTES, count - sent))
+    ):
+        await writer.write(chunk)
+        sent += len(chunk)
+    return sent
 
 
 async def _retrying(
@@ -102,10 +158,13 @@ async def put_file(
     retry: RetryPolicy,
     sleep: Sleep = asyncio.sleep,
 ) -> None:
-    """PUT the file to a signed URL; 4xx raises the typed error, 5xx and resets retry."""
+    """PUT the file to a signed URL; 4xx raises the typed error, 5xx and resets retry.
+    Its Content-Length is the one in `headers`, else the size the file has now."""
+    length = headers.get("Content-Length")
+    size = int(length) if length is not None else (await asyncio.to_thread(path.stat)).st_size
 
     async def attempt() -> ClientError | None:
-        async with session.put(url, data=_chunks(path), headers=headers) as response:
+        async with session.put(url, data=_FileBody(path, size), headers=headers) as response:
             body = await response.read()
             return None if response.status < 300 else _failure("putArtifact", response.status, body)
 

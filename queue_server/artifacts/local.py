@@ -29,6 +29,7 @@ from typing import BinaryIO
 from aiohttp import web
 
 from .blobs import BlobMissingError, BlobStoreFullError
+from .sendfile import BlobFileResponse
 
 __all__ = ["LocalBlobStore"]
 
@@ -205,7 +206,7 @@ class LocalBlobStore:
         path = self.path(key)
         if not await asyncio.get_running_loop().run_in_executor(None, path.is_file):
             raise BlobMissingError(key)
-        return web.FileResponse(path, chunk_size=SEND_CHUNK_BYTES, headers=headers)
+        return BlobFileResponse(path, chunk_size=SEND_CHUNK_BYTES, headers=headers)
 
     async def delete(self, key: str) -> None:
         path = self.path(key)
