@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from queue_server.main import loop_factory
+
 from .plan import MIB, Plan, plan_from
 from .report import Figure, load, machine, render, render_markdown
 from .sections import SECTION_RUNNERS
@@ -63,7 +65,10 @@ def main(argv: Sequence[str]) -> int:
     began = time.perf_counter()
     notes = [f"machine: {machine()}", _sizes(plan)]
     try:
-        figures = asyncio.run(run(plan, notes))
+        # The load generator runs on the loop the queue runs on (uvloop when installed): what a
+        # task costs the generator is CPU the server does not get on a small machine.
+        with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+            figures = runner.run(run(plan, notes))
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1

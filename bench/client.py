@@ -110,4 +110,9 @@ class QueueClient:
 def session(connections: int) -> aiohttp.ClientSession:
     """One keep-alive session; `connections` bounds the sockets it opens to the server."""
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
+    # The queue sets no cookies: the dummy jar saves filtering cookies for every request.
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=60),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )

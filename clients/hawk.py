@@ -7,13 +7,13 @@ any certificate with ``verify_certificate``, derives the key with ``signing_key`
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -32,6 +32,7 @@ __all__ = [
     "create_temporary_credentials",
     "facts_from_url",
     "has_bewit",
+    "issue_temporary_credentials",
     "issuer_id",
     "parse_bewit",
     "parse_certificate",
@@ -66,6 +67,20 @@ _GOOD_VALUE = r"[ \w!#$%&'()*+,\-./:;<=>?@\[\]^`{|}~]+"
 _GOOD_ATTRIBUTE = re.compile(rf'(\w+)="({_GOOD_VALUE})"\s*(?:,\s*|$)', re.ASCII)
 EXT_CACHE_SIZE = 2048  # ext texts parsed (servers)
 SIGNED_EXT_CACHE_SIZE = 256  # ext texts made (clients)
+CONTENT_TYPE_CACHE_SIZE = 64
+ORIGIN_CACHE_SIZE = 64  # scheme://host:port texts parsed (clients)
+_UNUSUAL_ORIGIN = re.compile(r"[\s?#@\\\[\]]")
+_UNUSUAL_PATH = re.compile(r"[\s#]|\?$")
+# The whole header as the official Python client (mohawk) and sign_header write it, matched at
+# once: what parse_header's general path would make of it, in one call. The ts group is
+# _INTEGER's pattern; anything else goes the general way, with its precise errors.
+_USUAL_HEADER = re.compile(
+    rf'Hawk mac="({_GOOD_VALUE})"(?:, hash="({_GOOD_VALUE})")?, id="({_GOOD_VALUE})", '
+    rf'ts="(0|[1-9][0-9]{{0,15}})", nonce="({_GOOD_VALUE})"(?:, ext="({_GOOD_VALUE})")?',
+    re.ASCII,
+)
+_BEWIT_PARAMETER = re.compile(r"^/.*[?&]bewit=")
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _decode_json = msgspec.json.decode
 _encode_json = msgspec.json.encode
 _T = TypeVar("_T")
@@ -84,8 +99,7 @@ class Credentials:
     certificate: str | None = None
 
 
-@dataclass(frozen=True)
-class Certificate:
+class Certificate(msgspec.Struct, frozen=True):
     """A temporary-credentials certificate (times in ms since the epoch)."""
 
     version: int
@@ -97,8 +111,7 @@ class Certificate:
     issuer: str | None
 
 
-@dataclass(frozen=True)
-class ParsedHeader:
+class ParsedHeader(msgspec.Struct, frozen=True):
     """The attributes of a Hawk ``Authorization`` header and its decoded ``ext``."""
 
     id: str
@@ -111,8 +124,7 @@ class ParsedHeader:
     authorized_scopes: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class ParsedBewit:
+class ParsedBewit(msgspec.Struct, frozen=True):
     """The parts of a ``bewit`` query parameter and its decoded ``ext``."""
 
     id: str
@@ -123,8 +135,7 @@ class ParsedBewit:
     authorized_scopes: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class RequestFacts:
+class RequestFacts(msgspec.Struct, frozen=True):
     """What the server saw: ``resource`` is the raw path plus ``'?' + raw query`` if any."""
 
     method: str
@@ -134,15 +145,15 @@ class RequestFacts:
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).decode().rstrip("=")
 
 
 def _hmac(key: str, message: str) -> bytes:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()
+    return hmac.digest(key.encode(), message.encode(), "sha256")
 
 
 def _equal(a: str, b: str) -> bool:
@@ -205,12 +216,58 @@ def _parse_ext(ext: str | None) -> tuple[Certificate | None, tuple[str, ...] | N
     return _parse_ext_text(ext)
 
 
+class _WireCertificate(msgspec.Struct, frozen=True):
+    """A certificate as ext carries it, when it has the usual shape (see _parse_ext_text)."""
+
+    version: int
+    scopes: tuple[str, ...]
+    start: int
+    expiry: int
+    seed: str
+    signature: str
+    issuer: str | None = None
+    clientId: msgspec.Raw = msgspec.Raw()  # noqa: N815 (its name in ext)
+
+
+class _WireExt(msgspec.Struct, frozen=True):
+    certificate: _WireCertificate | None = None
+    authorizedScopes: tuple[str, ...] | None = None  # noqa: N815 (its name in ext)
+
+
+_decode_ext = msgspec.json.Decoder(_WireExt).decode
+
+
 @functools.lru_cache(maxsize=EXT_CACHE_SIZE)
 def _parse_ext_text(ext: str) -> tuple[Certificate | None, tuple[str, ...] | None]:
     """The certificate and authorizedScopes of an ext, by its text (the same credentials send
     the same ext with every request: a run's reclaims, artifacts and report). Only shapes are
     checked here, never signatures or times, and what is cached is immutable; an ext that
     fails is not cached."""
+    # The usual ext decoded to its types at once; anything else, or anything these checks
+    # (parse_certificate's) refuse, goes the general way for its precise error.
+    try:
+        wire = _decode_ext(_decode_b64(ext, "ext"))
+    except (HawkError, msgspec.DecodeError):
+        return _parse_any_ext(ext)
+    cert, authorized = wire.certificate, wire.authorizedScopes
+    if authorized is not None and not all(map(_SCOPE.match, authorized)):
+        return _parse_any_ext(ext)
+    if cert is None:
+        return None, authorized
+    if (
+        cert.version != 1
+        or len(cert.seed) != 44
+        or (cert.issuer == "" if cert.issuer is not None else len(cert.clientId) > 0)
+        or not all(map(_SCOPE.match, cert.scopes))
+    ):
+        return _parse_any_ext(ext)
+    certificate = Certificate(
+        1, cert.scopes, cert.start, cert.expiry, cert.seed, cert.signature, cert.issuer
+    )
+    return certificate, authorized
+
+
+def _parse_any_ext(ext: str) -> tuple[Certificate | None, tuple[str, ...] | None]:
     try:
         obj = _decode_json(_decode_b64(ext, "ext"))
     except (ValueError, msgspec.DecodeError):
@@ -229,14 +286,23 @@ def _mac(
 ) -> str:
     """Hawk v1 MAC over the normalized string of kind ``header`` or ``bewit``."""
     method = "GET" if kind == "bewit" else facts.method.upper()
-    head = [f"hawk.1.{kind}", str(ts), nonce, method, facts.resource, facts.host.lower()]
-    return _b64(_hmac(key, "\n".join([*head, str(facts.port), hash_, ext, ""])))
+    normalized = (
+        f"hawk.1.{kind}\n{ts}\n{nonce}\n{method}\n{facts.resource}\n{facts.host.lower()}\n"
+        f"{facts.port}\n{hash_}\n{ext}\n"
+    )
+    return _b64(_hmac(key, normalized))
 
 
 def payload_hash(content_type: str, body: bytes) -> str:
     """The Hawk payload hash of a body under its Content-Type (parameters dropped)."""
+    return _b64(hashlib.sha256(_payload_prefix(content_type) + body + b"\n").digest())
+
+
+@functools.lru_cache(maxsize=CONTENT_TYPE_CACHE_SIZE)
+def _payload_prefix(content_type: str) -> bytes:
+    """What the payload hash hashes before the body, by the Content-Type header's value."""
     mime = content_type.split(";")[0].strip().lower()
-    return _b64(hashlib.sha256(b"hawk.1.payload\n" + mime.encode() + b"\n" + body + b"\n").digest())
+    return b"hawk.1.payload\n" + mime.encode() + b"\n"
 
 
 def _parse_attributes(text: str) -> dict[str, str]:
@@ -276,6 +342,11 @@ def parse_header(value: str) -> ParsedHeader:
     """Parse an ``Authorization: Hawk ...`` value, decoding and shape-checking ``ext``."""
     if len(value) > MAX_HEADER_LENGTH:
         raise HawkError("Hawk header is too long")
+    usual = _USUAL_HEADER.fullmatch(value)
+    if usual is not None:
+        mac, hash_, id_, ts, nonce, ext = usual.groups()
+        cert, authorized = _parse_ext(ext)
+        return ParsedHeader(id_, int(ts), nonce, mac, hash_, ext, cert, authorized)
     match = _SCHEME.match(value)
     if not match or match.group(1).lower() != "hawk" or not match.group(2):
         raise HawkError("not a Hawk authorization header")
@@ -331,7 +402,7 @@ def verify_header(
 
 def has_bewit(resource: str) -> bool:
     """Whether the request target carries a ``bewit`` query parameter."""
-    return re.match(r"^/.*[?&]bewit=", resource) is not None
+    return "bewit=" in resource and _BEWIT_PARAMETER.match(resource) is not None
 
 
 def check_single_scheme(authorization: str | None, resource: str) -> None:
@@ -409,15 +480,25 @@ def temporary_access_token(issuer_access_token: str, seed: str) -> str:
     return _b64url(_hmac(issuer_access_token, seed))
 
 
+def _uuid_bits(byte_values: dict[int, int]) -> int:
+    """A 32-byte big-endian mask with these byte values, the same in both 16-byte halves."""
+    mask = bytearray(32)
+    for index, value in byte_values.items():
+        mask[index] = mask[index + 16] = value
+    return int.from_bytes(mask)
+
+
+# What a random 32 bytes keep and get to be two "nice" v4 UUIDs: the first bit clear (nice),
+# the version (4) in byte 6, the RFC 4122 variant in byte 8.
+_SEED_KEPT = ~_uuid_bits({0: 0x80, 6: 0xF0, 8: 0xC0}) & (2**256 - 1)
+_SEED_SET = _uuid_bits({6: 0x40, 8: 0x80})
+
+
 def _new_seed() -> str:
     """Two "nice" slugids (random v4 UUIDs with the first bit clear), as the official clients
     make the seed, from one read of the random source."""
-    raw = bytearray(os.urandom(32))
-    for start in (0, 16):
-        raw[start] &= 0x7F  # nice: the first bit clear
-        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40  # version 4
-        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
-    return _b64url(bytes(raw[:16])) + _b64url(bytes(raw[16:]))
+    raw = ((int.from_bytes(os.urandom(32)) & _SEED_KEPT) | _SEED_SET).to_bytes(32)
+    return _b64url(raw[:16]) + _b64url(raw[16:])
 
 
 def create_temporary_credentials(
@@ -431,6 +512,31 @@ def create_temporary_credentials(
     seed: str | None = None,
 ) -> Credentials:
     """Issue temporary credentials, named (``name``) or not, lasting at most 31 days."""
+    credentials, _ = issue_temporary_credentials(
+        issuer_client_id=issuer_client_id,
+        issuer_access_token=issuer_access_token,
+        start_ms=start_ms,
+        expiry_ms=expiry_ms,
+        scopes=scopes,
+        name=name,
+        seed=seed,
+    )
+    return credentials
+
+
+def issue_temporary_credentials(
+    *,
+    issuer_client_id: str,
+    issuer_access_token: str,
+    start_ms: int,
+    expiry_ms: int,
+    scopes: Sequence[str],
+    name: str | None = None,
+    seed: str | None = None,
+) -> tuple[Credentials, Certificate]:
+    """create_temporary_credentials, and their certificate as parse_header reads it from a
+    request signed with them. It passes every check of verify_certificate with the issuer's
+    token and the credentials' clientId but the time ones, which depend on when it is used."""
     if not start_ms <= expiry_ms <= start_ms + CERTIFICATE_MAX_LIFETIME_MS:
         raise HawkError("temporary credentials must last between 0 and 31 days")
     if name and name == issuer_client_id:
@@ -439,18 +545,46 @@ def create_temporary_credentials(
     if len(seed) != 44:
         raise HawkError("seed must be 44 characters")
     issuer = issuer_client_id if name else None
-    cert = Certificate(1, _scopes(list(scopes), "scopes"), start_ms, expiry_ms, seed, "", issuer)
-    signature = _certificate_signature(issuer_access_token, cert, name or "")
-    body: dict[str, object] = {"version": 1, "scopes": list(cert.scopes), "start": start_ms}
+    listed = list(scopes)
+    unsigned = Certificate(1, _scopes(listed, "scopes"), start_ms, expiry_ms, seed, "", issuer)
+    signature = _certificate_signature(issuer_access_token, unsigned, name or "")
+    body: dict[str, object] = {"version": 1, "scopes": listed, "start": start_ms}
     body.update(expiry=expiry_ms, seed=seed, **({"issuer": issuer} if issuer else {}))
     body["signature"] = signature
     token = temporary_access_token(issuer_access_token, seed)
     # Compact JSON, as json.dumps(separators=(",", ":")) writes it (the scopes are ASCII).
-    return Credentials(name or issuer_client_id, token, _encode_json(body).decode())
+    credentials = Credentials(name or issuer_client_id, token, _encode_json(body).decode())
+    return credentials, msgspec.structs.replace(unsigned, signature=signature)
 
 
 def facts_from_url(method: str, url: str) -> RequestFacts:
     """Request facts for an absolute http(s) URL; the port defaults to 80 or 443."""
+    # The usual URL, `scheme://host[:port]/path[?query]`, is cut at its path, whose origin is
+    # parsed once; a URL that urlsplit might read otherwise than the cut (userinfo, IPv6, no
+    # path, a fragment, spaces or control characters, an empty query) is parsed whole.
+    path_at = url.find("/", url.find("://") + 3)
+    if path_at > 0:
+        origin, path = url[:path_at], url[path_at:]
+        if (
+            origin.isprintable()
+            and path.isprintable()
+            and not _UNUSUAL_ORIGIN.search(origin)
+            and not _UNUSUAL_PATH.search(path)
+        ):
+            host, port = _origin(origin)
+            return RequestFacts(method.upper(), host, port, path)
+    return _facts_from_any_url(method, url)
+
+
+@functools.lru_cache(maxsize=ORIGIN_CACHE_SIZE)
+def _origin(origin: str) -> tuple[str, int]:
+    """The host and port of a `scheme://host[:port]`, by its text (the same for every request
+    to a service)."""
+    facts = _facts_from_any_url("GET", origin + "/")
+    return facts.host, facts.port
+
+
+def _facts_from_any_url(method: str, url: str) -> RequestFacts:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HawkError("url must be an absolute http or https URL")
@@ -463,14 +597,18 @@ def facts_from_url(method: str, url: str) -> RequestFacts:
 
 
 def _make_ext(credentials: Credentials, authorized_scopes: Sequence[str] | None) -> str:
-    """The ext the official Python client sends: URL-safe base64 (padded) of compact JSON."""
+    """The ext the official Python client sends: URL-safe base64 (padded) of compact JSON;
+    refuses a client id Hawk cannot carry."""
     authorized = None if authorized_scopes is None else tuple(authorized_scopes)
-    return _make_ext_text(credentials.certificate, authorized)
+    return _make_ext_text(credentials.client_id, credentials.certificate, authorized)
 
 
 @functools.lru_cache(maxsize=SIGNED_EXT_CACHE_SIZE)
-def _make_ext_text(certificate: str | None, authorized_scopes: tuple[str, ...] | None) -> str:
+def _make_ext_text(
+    client_id: str, certificate: str | None, authorized_scopes: tuple[str, ...] | None
+) -> str:
     """_make_ext by its inputs: the same for every request signed with the same credentials."""
+    _check_value(client_id, "client id")
     ext: dict[str, object] = {}
     if certificate:
         try:
@@ -500,9 +638,10 @@ def sign_header(
 ) -> str:
     """A full ``Hawk ...`` Authorization header value for a request to an absolute URL."""
     facts, ext = facts_from_url(method, url), _make_ext(credentials, authorized_scopes)
-    nonce = secrets.token_urlsafe(6) if nonce is None else nonce
-    _check_value(credentials.client_id, "client id")
-    _check_value(nonce, "nonce")
+    if nonce is None:
+        nonce = _b64url(os.urandom(6))  # as secrets.token_urlsafe(6) makes it
+    else:
+        _check_value(nonce, "nonce")
     ts, hash_ = int(now), payload_hash(content_type, body)
     mac = _mac(credentials.access_token, "header", ts, nonce, facts, hash_, ext)
     return (
@@ -514,7 +653,6 @@ def sign_header(
 def sign_bewit(credentials: Credentials, url: str, *, expires: int, now: float) -> str:
     """``url`` with a ``bewit`` parameter valid until ``now + expires`` (seconds)."""
     facts, ext, exp = facts_from_url("GET", url), _make_ext(credentials, None), int(now + expires)
-    _check_value(credentials.client_id, "client id")
     mac = _mac(credentials.access_token, "bewit", exp, "", facts, "", ext)
     bewit = _b64url("\\".join([credentials.client_id, str(exp), mac, ext]).encode())
     parts = urlsplit(url)

@@ -6,11 +6,12 @@ A request with no Authorization header and no bewit is anonymous. Every caller a
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+import msgspec
 from aiohttp import web
 
 from clients import hawk
@@ -34,19 +35,18 @@ CERTIFICATE_CACHE_SIZE = 2048
 # server's life, so an expansion never goes stale. Bounded: a run's credentials are used a few
 # times (reclaims, artifacts, its report) and then never again.
 EXPANSION_CACHE_SIZE = 4096
+HOST_CACHE_SIZE = 64
 
 
 FAR_FUTURE_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z: credentials that do not expire
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(msgspec.Struct, frozen=True):
     client_id: str  # "" for an anonymous caller
     scopes: ScopeSet
 
 
-@dataclass(frozen=True)
-class Verified:
+class Verified(msgspec.Struct, frozen=True):
     """A verified request: who calls, the payload hash left to check, when the creds expire."""
 
     caller: Caller
@@ -55,22 +55,21 @@ class Verified:
     anonymous: bool
 
 
-@dataclass(frozen=True)
-class _Checked:
+class _Checked(msgspec.Struct, frozen=True):
     """A certificate that passed every check but the time (verify_certificate_times)."""
 
     key: str  # the temporary access token it signs with
-    scopes: ScopeSet  # its scopes, expanded
+    caller: Caller  # the clientId it came with, and its scopes expanded
 
 
 # What a verified certificate depends on: itself, the clientId it came with, the issuer's token.
 _CertificateKey = tuple[hawk.Certificate, str, str]
 
 
-@dataclass(frozen=True)
-class _Issuer:
+class _Issuer(msgspec.Struct, frozen=True):
     access_token: str
-    scopes: tuple[str, ...]
+    scopes: ScopeSet  # expanded
+    caller: Caller  # the client calling with its own credentials
     expires_ms: int = FAR_FUTURE_MS
 
 
@@ -91,9 +90,15 @@ class Authenticator:
         self._roles = RoleIndex({**(roles or {}), "anonymous": anonymous_scopes})
         self._expanded: dict[tuple[str, ...], ScopeSet] = {}
         self._anonymous = Caller("", ScopeSet(expand(["assume:anonymous"], self._roles)))
+        self._anonymous_request = Verified(self._anonymous, None, FAR_FUTURE_MS, True)
         self._cache: dict[str, tuple[float, _Issuer | None]] = {}
         self._certificates: OrderedDict[_CertificateKey, _Checked] = OrderedDict()
-        self._queue_issuer = _Issuer(secrets.queue_issuer_token, ("*",))
+        self._queue_issuer = self._issuer_of(QUEUE_ISSUER, secrets.queue_issuer_token, ("*",))
+        # The issuers whose tokens the server holds itself: never looked up, never stale.
+        self._own_issuers = {
+            ROOT_CLIENT_ID: self._issuer_of(ROOT_CLIENT_ID, secrets.root_access_token, ("*",)),
+            QUEUE_ISSUER: self._queue_issuer,
+        }
 
     def expand(self, scopes: list[str]) -> list[str]:
         """The scopes with every role they assume expanded (without the anonymous role)."""
@@ -113,15 +118,35 @@ class Authenticator:
             self._expanded[scopes] = found
         return found
 
+    def _issuer_of(
+        self, client_id: str, token: str, scopes: tuple[str, ...], expires_ms: int = FAR_FUTURE_MS
+    ) -> _Issuer:
+        expanded = self._expand(scopes)
+        return _Issuer(token, expanded, Caller(client_id, expanded), expires_ms)
+
     def forget(self, client_id: str) -> None:
         """Drop a cached client after it changed here."""
         self._cache.pop(client_id, None)
 
+    def issue(
+        self, name: str, scopes: list[str], start_ms: int, expiry_ms: int
+    ) -> hawk.Credentials:
+        """Named temporary credentials issued by the queue itself (QUEUE_ISSUER), noted as
+        verified: their certificate is signed here, so the first request made with them need
+        not check its signature again nor derive their token. Everything that depends on the
+        request or the time is still checked at every request (see _caller)."""
+        credentials, certificate = hawk.issue_temporary_credentials(
+            issuer_client_id=QUEUE_ISSUER,
+            issuer_access_token=self._queue_issuer.access_token,
+            start_ms=start_ms,
+            expiry_ms=expiry_ms,
+            scopes=scopes,
+            name=name,
+        )
+        self._remember(certificate, name, self._queue_issuer, credentials.access_token)
+        return credentials
+
     async def _issuer(self, client_id: str, now: float) -> _Issuer | None:
-        if client_id == ROOT_CLIENT_ID:
-            return _Issuer(self._secrets.root_access_token, ("*",))
-        if client_id == QUEUE_ISSUER:
-            return self._queue_issuer
         cached = self._cache.get(client_id)
         if cached is not None and cached[0] > now:
             return cached[1]
@@ -129,16 +154,23 @@ class Authenticator:
         issuer = None
         if row is not None and not row.disabled and row.expires > now * 1000:
             token = derive_token(self._secrets.secret_key, row.client_id, row.salt)
-            issuer = _Issuer(token, tuple(row.scopes), row.expires)
+            issuer = self._issuer_of(client_id, token, tuple(row.scopes), row.expires)
         self._cache[client_id] = (now + CLIENT_CACHE_S, issuer)
         return issuer
 
     async def authenticate(self, request: web.Request, body: bytes) -> Caller:
-        facts = hawk.RequestFacts(request.method, *_host_and_port(request), request.raw_path)
+        headers = request.headers
+        host, port = _signed_host_and_port(
+            request.host,
+            headers.get("X-Forwarded-Port"),
+            headers.get("X-Forwarded-Proto"),
+            request.scheme,
+        )
+        facts = hawk.RequestFacts(request.method, host, port, request.raw_path)
         verified = await self.verify(
             facts,
-            request.headers.get("Authorization"),
-            content_type=request.headers.get("Content-Type", ""),
+            headers.get("Authorization"),
+            content_type=headers.get("Content-Type", ""),
             body=body,
         )
         return verified.caller
@@ -153,20 +185,20 @@ class Authenticator:
     ) -> Verified:
         """Verify a request described by its facts; `body` None leaves the hash to the caller
         (authenticateHawk, protocol.md)."""
-        resource = facts.resource
         now = time.time()
         try:
-            hawk.check_single_scheme(header, resource)
             if header:
+                hawk.check_single_scheme(header, facts.resource)
                 parsed: hawk.ParsedHeader | hawk.ParsedBewit = hawk.parse_header(header)
-            elif hawk.has_bewit(resource):
-                parsed, resource = hawk.parse_bewit(resource)
+            elif hawk.has_bewit(facts.resource):
+                parsed, resource = hawk.parse_bewit(facts.resource)
+                facts = hawk.RequestFacts(facts.method, facts.host, facts.port, resource)
             else:
-                return Verified(self._anonymous, None, FAR_FUTURE_MS, True)
-            issuer = await self._issuer(hawk.issuer_id(parsed), now)
+                return self._anonymous_request
+            issuer_id = hawk.issuer_id(parsed)
+            issuer = self._own_issuers.get(issuer_id) or await self._issuer(issuer_id, now)
             if issuer is None:
-                raise _failed(f"unknown or disabled client `{hawk.issuer_id(parsed)}`")
-            facts = hawk.RequestFacts(facts.method, facts.host, facts.port, resource)
+                raise _failed(f"unknown or disabled client `{issuer_id}`")
             cert = parsed.certificate
             checked = None
             if cert is not None:
@@ -183,7 +215,6 @@ class Authenticator:
             caller = self._caller(parsed, issuer, now, key, checked)
         except hawk.HawkError as error:
             raise _failed(str(error)) from None
-        cert = parsed.certificate
         expires = min(issuer.expires_ms, cert.expiry) if cert is not None else issuer.expires_ms
         payload = parsed.hash if isinstance(parsed, hawk.ParsedHeader) else None
         return Verified(caller, payload, expires, False)
@@ -196,7 +227,7 @@ class Authenticator:
         key: str,
         checked: _Checked | None,
     ) -> Caller:
-        scopes = self._expand(issuer.scopes)
+        caller = issuer.caller
         cert = parsed.certificate
         if cert is not None:
             if checked is None:
@@ -210,33 +241,30 @@ class Authenticator:
             else:
                 hawk.verify_certificate_times(cert, now_ms=int(now * 1000))
             # The issuer's scopes may have changed since: checked at every request.
-            if cert.issuer and not scopes.satisfies(f"auth:create-client:{parsed.id}"):
-                raise _failed(f"issuer `{cert.issuer}` may not create client `{parsed.id}`")
-            if not satisfies_all(scopes, cert.scopes):
-                raise _failed("the certificate's scopes are not all held by its issuer")
-            scopes = checked.scopes
+            scopes = issuer.scopes
+            if not scopes.holds_everything:
+                if cert.issuer and not scopes.satisfies(f"auth:create-client:{parsed.id}"):
+                    raise _failed(f"issuer `{cert.issuer}` may not create client `{parsed.id}`")
+                if not satisfies_all(scopes, cert.scopes):
+                    raise _failed("the certificate's scopes are not all held by its issuer")
+            caller = checked.caller
         if parsed.authorized_scopes is not None:
-            if not satisfies_all(scopes, parsed.authorized_scopes):
+            if not satisfies_all(caller.scopes, parsed.authorized_scopes):
                 raise _failed("authorizedScopes must be a subset of the client's scopes")
-            scopes = self._expand(parsed.authorized_scopes)
-        return Caller(parsed.id, scopes)
+            return Caller(parsed.id, self._expand(parsed.authorized_scopes))
+        return caller
 
     def _remember(
         self, cert: hawk.Certificate, client_id: str, issuer: _Issuer, key: str
     ) -> _Checked:
-        """Note a certificate that verify_certificate accepted (the least recently used out
-        when full)."""
-        checked = _Checked(key, self._expand(cert.scopes))
+        """Note a certificate that verify_certificate accepted, or that this queue signed
+        (the least recently used out when full)."""
+        checked = _Checked(key, Caller(client_id, self._expand(cert.scopes)))
         self._certificates[(cert, client_id, issuer.access_token)] = checked
         if len(self._certificates) > CERTIFICATE_CACHE_SIZE:
             self._certificates.popitem(last=False)
         return checked
 
 
-def _host_and_port(request: web.Request) -> tuple[str, int]:
-    return signed_host_and_port(
-        request.headers.get("Host", request.host),
-        request.headers.get("X-Forwarded-Port"),
-        request.headers.get("X-Forwarded-Proto"),
-        request.scheme,
-    )
+# Host and port by the headers they are read from: the same for every request to one address.
+_signed_host_and_port = functools.lru_cache(maxsize=HOST_CACHE_SIZE)(signed_host_and_port)

@@ -19,9 +19,10 @@ from aiohttp import web
 from clients.protocol.calls import (
     check_params,
     check_scopes,
-    decode_body,
+    decode_request,
     encode,
     error_body,
+    request_payload,
     route_pattern,
 )
 from clients.protocol.endpoints import ENDPOINTS, Endpoint
@@ -54,7 +55,7 @@ def handles(name: str) -> Callable[[H], H]:
     return register
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     request: web.Request
     endpoint: Endpoint
@@ -93,28 +94,35 @@ def error_response(
 def _bound(
     endpoint: Endpoint, handler: Handler
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    authenticated = endpoint.scopes is not None  # health endpoints: no authentication at all
+
     async def serve(request: web.Request) -> web.StreamResponse:
         params: dict[str, str] = dict(request.match_info)
-        payload: Any = None
+        raw = b""
+        decoded = False
         try:
-            params = check_params(endpoint, dict(request.match_info))
+            params = check_params(endpoint, params)
             raw = await request.read()
             caller = ANONYMOUS
-            if endpoint.scopes is not None:  # health endpoints: no authentication at all
+            if authenticated:
                 caller = await request.app[AUTHENTICATOR].authenticate(request, raw)
-            payload, body = decode_body(endpoint, raw)
-            call = Call(request, endpoint, params, body, caller, authorized=endpoint.scopes is None)
+            body = decode_request(endpoint, raw)
+            decoded = True
+            call = Call(request, endpoint, params, body, caller, not authenticated)
             result = await handler(call)
             if not call.authorized:
                 log.error("handler of %s returned without checking scopes", endpoint.name)
                 raise ApiError(ErrorCode.internal_server_error, "the server did not check scopes")
         except ApiError as error:
+            # The body is reported once it was accepted (a handler's refusal), not before.
+            payload = request_payload(endpoint, raw) if decoded else None
             return error_response(request, error, params, endpoint.name, payload)
-        if isinstance(result, web.StreamResponse):
-            return result
+        # Structs first: StreamResponse is a MutableMapping, whose isinstance goes through abc.
+        if isinstance(result, msgspec.Struct):
+            return web.Response(body=encode(result), content_type="application/json")
         if result is None:
             return web.Response(status=204)
-        return web.Response(body=encode(result), content_type="application/json")
+        return result
 
     return serve
 

@@ -2,8 +2,8 @@
 each store (SQLite, and PostgreSQL in a schema of its own: tests/postgres.py); a real Docker
 engine and the local busybox test image.
 
-A test that needs Docker (it uses `docker_client` or `busybox_image`, or is marked `docker`)
-skips where no engine answers, unless INFRAX_REQUIRE_DOCKER=1 (set by `.ci/run`): then the skip
+A test that needs Docker (it uses `docker_client` or `busybox_image`, runs with
+`engine="docker"`, or is marked `docker`) skips where no engine answers, unless INFRAX_REQUIRE_DOCKER=1 (set by `.ci/run`): then the skip
 is reported as a failure, so CI can never pass by silently skipping the Docker tests.
 """
 
@@ -189,6 +189,7 @@ REQUIRED_WHEN_SET = {
     "chromium": "INFRAX_REQUIRE_CHROMIUM",
 }
 DOCKER_FIXTURES = frozenset({"docker_client", "busybox_image"})
+ENGINES = ["docker", "process"]
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags that work on these machines (no sandbox as root, no GPU, nothing fetched from outside).
 CHROMIUM_FLAGS = [
@@ -265,3 +266,20 @@ def docker_client() -> Iterator[docker.DockerClient]:
 def busybox_image(docker_client: docker.DockerClient) -> str:
     """The tag of the local busybox test image, built once per run (tests/images.py)."""
     return build_busybox_image(docker_client)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each worker engine in turn: "docker" (the local busybox image) and "process"."""
+    if request.param == "docker":
+        # Marked before the image is asked for: that is where the skip is raised, and the
+        # marker is what makes INFRAX_REQUIRE_DOCKER=1 turn the skip into a failure.
+        request.node.add_marker(pytest.mark.docker)
+        request.getfixturevalue("busybox_image")
+    return str(request.param)
+
+
+@pytest.fixture
+def image(engine: str, request: pytest.FixtureRequest) -> str:
+    """The image for `engine`'s payloads: the busybox tag on Docker, "" for processes."""
+    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""

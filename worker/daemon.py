@@ -8,7 +8,11 @@
   abandoned and the queue gives back whatever it claims for it (protocol.md §4.8). Running
   tasks get `shutdown_grace_s` to finish; the rest are stopped and reported
   exception/worker-shutdown, which the queue retries at once. A second signal skips the
-  grace. Then the daemon exits 0.
+  grace. Their last steps (task log upload, report, each retried with backoff) then get
+  `shutdown_report_s`: a queue that is gone cannot hold the stop forever. A run still
+  unreported then is logged (`report_abandoned`) and left to the queue, which resolves it
+  exception/claim-expired when its claim lapses. The daemon exits 0, or 1 when it gave up a
+  run that way.
 - With `idle_timeout_s` set it also exits after that long without a task.
 - A quarantined worker claims nothing until its quarantine ends.
 """
@@ -26,11 +30,11 @@ from typing import TYPE_CHECKING, TypeVar
 from clients.client import ClientError, ResourceNotFound
 from clients.protocol.ids import split_task_queue_id
 from clients.protocol.tasks import TaskClaim
-from clients.protocol.times import parse_time
+from clients.protocol.times import format_ms, parse_time
 
 from .backoff import backoff_s
 from .cancels import follow_cancels
-from .results import Abort
+from .results import Abort, unreported
 from .run import WorkerContext, run_claim
 
 if TYPE_CHECKING:
@@ -63,6 +67,7 @@ class Daemon:
         self._quarantine_checked = -math.inf
         self._idle_since = time.monotonic()
         self.relay: RelayLink | None = None  # the relay connection, when kept
+        self.abandoned = 0  # runs given up unreported while stopping
 
     def request_stop(self) -> None:
         if self.stopping.is_set():
@@ -88,7 +93,7 @@ class Daemon:
             await self._drain()
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
-        return 0
+        return 1 if self.abandoned else 0
 
     def _idle_for(self) -> float | None:
         """Seconds left before an idle exit, or None when idle exit is off or work runs."""
@@ -221,4 +226,24 @@ class Daemon:
             hurry.cancel()
         for run in list(self.context.active.values()):
             run.abort(Abort.worker_shutdown, "the worker is shutting down: stopping this task")
+        await self._wind_down(runs)
+
+    async def _wind_down(self, runs: set[asyncio.Task[None]]) -> None:
+        """The stopped runs' last uploads and reports get `shutdown_report_s`; the runs still
+        unfinished then are logged and cancelled, and their claims left to lapse."""
+        _, late = await asyncio.wait(runs, timeout=self.settings.shutdown_report_s)
+        if late:
+            for run in list(self.context.active.values()):
+                taken_until = format_ms(int(run.taken_until_s * 1000))
+                logger.error(
+                    "report_abandoned",
+                    extra={
+                        "task_id": run.task_id,
+                        "run_id": run.run_id,
+                        "reason": unreported(run.resolution, taken_until),
+                    },
+                )
+            self.abandoned += len(late)
+            for task in late:
+                task.cancel()
         await asyncio.gather(*runs, return_exceptions=True)

@@ -9,6 +9,7 @@ from .results import Ending
 __all__ = [
     "ArtifactProblem",
     "InternalError",
+    "LiveListenError",
     "MalformedPayload",
     "ResourceUnavailable",
     "TaskError",
@@ -18,6 +19,10 @@ __all__ = [
 
 class WorkerError(Exception):
     """Base of the worker's own errors."""
+
+
+class LiveListenError(WorkerError):
+    """The worker's own live-log server cannot listen on its address (`live_listen`)."""
 
 
 class TaskError(WorkerError):

@@ -31,7 +31,9 @@ from aiohttp import WSMsgType, web
 from clients.protocol.livelog import CLOSE_END_OF_LOG, LOG_HEADERS, relay_url, socket_url
 from clients.protocol.relay import MAX_DATA
 from clients.relay import Channel, ChannelClosedError
+from clients.serving.site import ListenError, listen
 
+from .errors import LiveListenError
 from .tasklog import TaskLog
 
 if TYPE_CHECKING:
@@ -358,7 +360,13 @@ async def direct_server(
     runner = web.AppRunner(direct_app(service), handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await listen(site, host, port)
+    except ListenError as error:
+        await runner.cleanup()
+        raise LiveListenError(
+            f"{error}; give --live-listen (INFRAX_WORKER_LIVE_LISTEN) another address"
+        ) from None
     address = runner.addresses[0]
     try:
         yield str(address[0]), int(address[1])

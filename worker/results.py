@@ -17,7 +17,7 @@ from typing import Literal
 
 from clients.protocol.tasks import ReportableReason
 
-__all__ = ["RESOLUTIONS", "Abort", "Ending", "Resolution", "ending_of"]
+__all__ = ["RESOLUTIONS", "Abort", "Ending", "Resolution", "ending_of", "unreported"]
 
 
 class Ending(StrEnum):
@@ -87,3 +87,15 @@ def ending_of(
     if exit_code != 0:
         return Ending.exited_for_retry if exit_code in retry_codes else Ending.exited_non_zero
     return Ending.artifact_missing if artifacts_missing else Ending.succeeded
+
+
+def unreported(resolution: Resolution | None, taken_until: str) -> str:
+    """What a run given up while the worker stops leaves to the queue (protocol.md §16.3):
+    its claim lapses and the queue resolves it exception/claim-expired, which it retries."""
+    if resolution is not None and resolution.report is None:
+        return "given up while ending; nothing to report (the queue already resolved this run)"
+    what = resolution.describe() if resolution is not None else "its resolution"
+    return (
+        f"{what} not reported: the queue did not answer in time; it resolves the run"
+        f" exception/claim-expired when the claim lapses ({taken_until})"
+    )

@@ -82,6 +82,7 @@ class Run:
         self.artifacts_missing = False
         self.abort_reason: Abort | None = None
         self.reporting = False  # from here on, the queue's news about the run is our own
+        self.resolution: Resolution | None = None  # what is to be reported, once decided
         self._aborted = asyncio.Event()
         self.live: LiveRun | None = None  # features/livelog.py
         # Steps after the task log is uploaded and before the report: live.log becomes a link.
@@ -219,12 +220,12 @@ def _held(run: Run, scope: str) -> bool:
 
 async def _finish(run: Run, ending: Ending) -> Resolution:
     run.reporting = True
-    resolution = RESOLUTIONS[ending]
+    resolution = run.resolution = RESOLUTIONS[ending]
     exit_text = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
     run.log.line(f"result: {resolution.describe()}{exit_text}")
     run.log_uploaded = await run.uploads.task_log(run.log)
     if not run.log_uploaded and resolution.report in ("completed", "failed"):
-        resolution = RESOLUTIONS[Ending.resource_unavailable]
+        resolution = run.resolution = RESOLUTIONS[Ending.resource_unavailable]
     await run.epilogue.aclose()
     await _report(run, resolution)
     return resolution

@@ -69,6 +69,13 @@ class Settings:
     shutdown_grace_s: float = field(
         default=30.0, metadata=_s("seconds running tasks get to finish on SIGTERM/SIGINT")
     )
+    shutdown_report_s: float = field(
+        default=30.0,
+        metadata=_s(
+            "on SIGTERM/SIGINT, seconds the stopped tasks' last uploads and reports may take"
+            " when the queue does not answer; then they are given up (exit code 1)"
+        ),
+    )
     max_task_run_time_s: int = field(
         default=86_400, metadata=_s("the largest maxRunTime a payload may ask, in seconds")
     )

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from clients.protocol.livelog import WORKER_LINE
 from clients.protocol.times import format_ms
 
 __all__ = ["TaskLog"]
@@ -44,7 +45,7 @@ class TaskLog:
     def line(self, message: str) -> None:
         """Append one of the worker's own lines."""
         stamp = format_ms(int(self._clock() * 1000))
-        self.write(f"[infrax {stamp}] {message}\n".encode())
+        self.write(f"{WORKER_LINE}{stamp}] {message}\n".encode())
 
     def close(self) -> None:
         if not self.closed:

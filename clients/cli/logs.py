@@ -14,7 +14,9 @@ import asyncio
 import random
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+import aiohttp
 
 from ..client import (
     ApiCallError,
@@ -29,12 +31,12 @@ from ..client import (
 )
 from ..protocol.artifacts import ReferenceContent
 from ..protocol.events import Exchange
-from ..protocol.livelog import LIVE_LOG
+from ..protocol.livelog import BACKING_LOG, LIVE_LOG, closing_worker_lines
 from ..protocol.states import RunState
 from ..protocol.stream import Binding
 from .common import Exit, connection_flags, options_of, run_command
 
-__all__ = ["command", "follow_log", "print_log"]
+__all__ = ["closing_lines", "command", "follow_log", "print_log"]
 
 RESOLVED = (Exchange.task_completed, Exchange.task_failed, Exchange.task_exception)
 EXIT_OF_STATE = {"completed": Exit.ok, "failed": Exit.task_failed, "exception": Exit.task_exception}
@@ -121,6 +123,10 @@ async def print_log(queue: Queue, task_id: str, run_id: int, follow: bool, out: 
         try:
             content = await queue.artifact(task_id, run_id, LIVE_LOG)
         except ResourceNotFound:
+            if await _resolved(queue, task_id, run_id):
+                # A run can end without a live log (its payload refused before it started):
+                # the stored task log is then the whole log, when the worker uploaded one.
+                return await _backing(queue, task_id, run_id, offset, out)
             if not follow:
                 return offset  # not started yet: nothing to print
             content = None
@@ -149,7 +155,54 @@ async def _stream(
     return stream.offset, stream.complete
 
 
-async def _stored(queue: Queue, content: object, offset: int, out: BinaryIO) -> int:
+async def _resolved(queue: Queue, task_id: str, run_id: int) -> bool:
+    runs = (await queue.status(task_id)).status.runs
+    return run_id < len(runs) and runs[run_id].state not in (RunState.pending, RunState.running)
+
+
+async def _backing(queue: Queue, task_id: str, run_id: int, offset: int, out: _Sink) -> int:
+    """Print the run's stored task log from `offset`, if there is one."""
+    try:
+        content = await queue.artifact(task_id, run_id, BACKING_LOG)
+    except ResourceNotFound:
+        return offset
+    return await _stored(queue, content, offset, out)
+
+
+async def closing_lines(queue: Queue, task_id: str, run_id: int) -> list[str]:
+    """The worker's lines ending the run's stored task log, which say why it ended as it
+    did; none when there is no log to read."""
+    tail = _Tail()
+    try:
+        await _backing(queue, task_id, run_id, 0, tail)
+    except (ClientError, aiohttp.ClientError):
+        return []
+    return closing_worker_lines(tail.data.decode("utf-8", "replace"))
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> None: ...
+
+
+class _Tail:
+    """Keeps the last `size` bytes written to it."""
+
+    def __init__(self, size: int = 64 * 1024) -> None:
+        self.size = size
+        self.data = bytearray()
+
+    def write(self, data: bytes, /) -> int:
+        self.data += data
+        del self.data[: max(0, len(self.data) - self.size)]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+async def _stored(queue: Queue, content: object, offset: int, out: _Sink) -> int:
     url = getattr(content, "url", None)
     if not isinstance(url, str):
         raise ClientError(f"{LIVE_LOG} is not readable as a URL: {content!r}")

@@ -2,7 +2,7 @@
 or `--follow` its live log.
 
 Exit codes with --wait or --follow (clients/cli/common.py): 0 completed, 1 failed,
-3 exception. Without a task queue given, the task goes to INFRAX_TASK_QUEUE_ID, else to the
+3 exception; --wait then shows why a task did not complete, from the end of its log. Without a task queue given, the task goes to INFRAX_TASK_QUEUE_ID, else to the
 one the worker of `infrax up` serves when the connection is that of `infrax up`, else to
 local/docker.
 """
@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.text import Text
 
 from ..client import ConfigurationError, Queue, wait_for_resolution
 from ..protocol.events import Exchange, TaskMessage
 from ..protocol.ids import new_slugid
 from ..protocol.states import PRIORITIES, TaskState
-from ..protocol.tasks import TaskStatus
 from .common import Exit, connection_flags, connection_of, run_command
-from .logs import follow_log
+from .logs import closing_lines, follow_log
 from .render import console, print_json, runs_table, status_line
 from .taskdef import (
     DEFAULT_DEADLINE,
@@ -196,17 +196,17 @@ async def _submit(queue: Queue, args: argparse.Namespace, definition: dict[str, 
             f"waiting for {task_id}; Ctrl-C stops waiting, not the task", style="dim"
         )
     final = await wait_for_resolution(queue, task_id, None if args.json else _progress)
-    _report(args, task_id, final)
-    return EXIT_OF[final.state]
-
-
-def _report(args: argparse.Namespace, task_id: str, final: TaskStatus) -> None:
     if args.json:
         print_json({"taskId": task_id, "status": final})
-        return
+        return EXIT_OF[final.state]
     out = console()
     out.print(status_line(final))
+    if final.state is not TaskState.completed and final.runs:
+        # why it failed, as the end of the log says it (--follow shows the whole log)
+        for line in await closing_lines(queue, task_id, final.runs[-1].run_id):
+            out.print(Text(line))
     out.print(runs_table(final))
+    return EXIT_OF[final.state]
 
 
 def command(argv: Sequence[str]) -> int:

@@ -21,13 +21,17 @@ __all__ = [
     "check_params",
     "check_scopes",
     "decode_body",
+    "decode_request",
     "encode",
     "error_body",
+    "request_payload",
     "route_pattern",
     "signed_host_and_port",
 ]
 
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+# Compiled once: `re.fullmatch(text, ...)` looks the pattern up in re's cache at every call.
+_PARAM_RES = {name: re.compile(pattern) for name, pattern in PARAM_PATTERNS.items()}
 _encoder = msgspec.json.Encoder()
 encode = _encoder.encode
 
@@ -63,7 +67,7 @@ def check_params(endpoint: Endpoint, match_info: dict[str, str]) -> dict[str, st
     params = {}
     for name in endpoint.params:
         value = match_info[name]
-        if not re.fullmatch(PARAM_PATTERNS[name], value):
+        if _PARAM_RES[name].fullmatch(value) is None:
             raise ApiError(
                 ErrorCode.invalid_request_arguments,
                 f"URL parameter `{name}` given as {value!r} must match {PARAM_PATTERNS[name]}",
@@ -74,20 +78,44 @@ def check_params(endpoint: Endpoint, match_info: dict[str, str]) -> dict[str, st
 
 def decode_body(endpoint: Endpoint, raw: bytes) -> tuple[Any, Any]:
     """The body as plain JSON (for error reports) and as the endpoint's request type."""
+    body = decode_request(endpoint, raw)
+    return request_payload(endpoint, raw), body
+
+
+def decode_request(endpoint: Endpoint, raw: bytes) -> Any:
+    """The body as the endpoint's request type: one pass over a body that fits; a body that
+    does not is read again to tell invalid JSON (400 MalformedPayload) from JSON that does not
+    fit the type (400 InputValidationError with the `$.path`)."""
     if endpoint.input is None:
-        return None, None
+        return None
     if not raw:
         raise ApiError(ErrorCode.malformed_payload, "this endpoint needs a JSON body")
+    decoder = _decoder(endpoint.input)
     try:
-        payload = msgspec.json.decode(raw)
+        return decoder.decode(raw)
+    except msgspec.DecodeError:
+        pass  # a ValidationError too: the typed pass may stop before a syntax error further on
+    try:
+        msgspec.json.decode(raw)
     except msgspec.DecodeError as error:
         raise ApiError(
             ErrorCode.malformed_payload, f"the body is not valid JSON: {error}"
         ) from None
     try:
-        return payload, _decoder(endpoint.input).decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError as error:
         raise ApiError(ErrorCode.input_validation_error, f"the body is invalid: {error}") from None
+
+
+def request_payload(endpoint: Endpoint, raw: bytes) -> Any:
+    """The body as plain JSON, as error bodies report it (`requestInfo.payload`); None for an
+    endpoint without a body or a body that is not JSON."""
+    if endpoint.input is None or not raw:
+        return None
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
 
 
 def error_body(

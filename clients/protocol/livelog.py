@@ -24,9 +24,11 @@ __all__ = [
     "RESIZE",
     "SHELL_ARTIFACT",
     "STDIN",
+    "WORKER_LINE",
     "Resize",
     "ShellFrameError",
     "Stdin",
+    "closing_worker_lines",
     "log_page_url",
     "parse_shell_frame",
     "relay_url",
@@ -38,6 +40,22 @@ __all__ = [
 
 LIVE_LOG = "public/logs/live.log"
 BACKING_LOG = "public/logs/live_backing.log"
+# How the worker's own lines in a task log start: `[infrax <time>] <message>` (protocol.md §16.3).
+WORKER_LINE = "[infrax "
+
+
+def closing_worker_lines(log: str, most: int = 10) -> list[str]:
+    """The worker's lines that end a task log, after the task's last output: why the run
+    ended as it did (a refused payload, an abort, the exit code), at most `most` of them.
+    The log's first line, the run's header, is not one of them."""
+    closing: list[str] = []
+    for line in reversed(log.splitlines()[1:]):
+        if not line.startswith(WORKER_LINE) or len(closing) == most:
+            break
+        closing.append(line)
+    return closing[::-1]
+
+
 SHELL_ARTIFACT = "private/infrax/shell.html"
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 SHELL_CONTENT_TYPE = "text/html; charset=utf-8"

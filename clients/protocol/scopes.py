@@ -81,14 +81,23 @@ class ScopeSet:
     ``*`` scope already satisfies.
     """
 
-    __slots__ = ("_exact", "_lengths", "_prefixes", "scopes")
+    __slots__ = ("_exact", "_lengths", "_prefixes", "_sorted")
 
     def __init__(self, scopes: Iterable[str]) -> None:
         items = set(_not_a_string(scopes))
         self._prefixes = frozenset(s[:-1] for s in items if s.endswith("*"))
         self._lengths = tuple(sorted({len(p) for p in self._prefixes}))
-        self.scopes: tuple[str, ...] = tuple(sorted(s for s in items if not self._covered(s)))
-        self._exact = frozenset(self.scopes)
+        self._sorted: tuple[str, ...] | None = tuple(
+            sorted(s for s in items if not self._covered(s))
+        )
+        self._exact = frozenset(self._sorted)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The normalized set, sorted (made when first asked for, after a `union`)."""
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self._exact))
+        return self._sorted
 
     def _star_match(self, scope: str, shorter_than: int) -> bool:
         """Whether a held ``prefix*`` with ``len(prefix) < shorter_than`` matches `scope`."""
@@ -114,14 +123,12 @@ class ScopeSet:
     def union(self, extra: Iterable[str]) -> ScopeSet:
         """This set with `extra` added, normalized. Costs O(len(extra)) when no scope in
         `extra` ends in ``*`` (such a scope cannot make a held one redundant)."""
-        added = set(_not_a_string(extra)) - self._exact
+        added = set(_not_a_string(extra)).difference(self._exact)
         if any(s.endswith("*") for s in added):
             return ScopeSet([*self.scopes, *added])
-        kept = [s for s in added if not self._covered(s)]
-        joined = ScopeSet(())
-        joined._prefixes, joined._lengths = self._prefixes, self._lengths
-        joined.scopes = tuple(sorted((*self.scopes, *kept)))
-        joined._exact = self._exact.union(kept)
+        joined = ScopeSet.__new__(ScopeSet)
+        joined._prefixes, joined._lengths, joined._sorted = self._prefixes, self._lengths, None
+        joined._exact = self._exact.union([s for s in added if not self._covered(s)])
         return joined
 
     def satisfies(self, required: str) -> bool:

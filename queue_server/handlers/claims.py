@@ -11,15 +11,13 @@ import asyncio
 import math
 import time
 
-from clients import hawk
 from clients.protocol import tasks as t
 from clients.protocol.states import ReasonResolved, RunState
 from clients.protocol.times import format_ms
 
 from ..bus import Waiter
-from ..core.tokens import QUEUE_ISSUER
-from ..dispatch import Call, handles
-from ..keys import BUS, SECRETS, SETTINGS, STORE
+from ..dispatch import AUTHENTICATOR, Call, handles
+from ..keys import BUS, SETTINGS, STORE
 from ..store.queue_txns import Claimed
 
 __all__ = ["queue_credentials", "run_credentials"]
@@ -29,14 +27,7 @@ def queue_credentials(
     call: Call, name: str, scopes: list[str], expiry_ms: int
 ) -> t.TaskCredentials:
     """Named temporary credentials issued by the queue, from now until `expiry_ms`."""
-    credentials = hawk.create_temporary_credentials(
-        issuer_client_id=QUEUE_ISSUER,
-        issuer_access_token=call.app[SECRETS].queue_issuer_token,
-        start_ms=call.now_ms(),
-        expiry_ms=expiry_ms,
-        scopes=scopes,
-        name=name,
-    )
+    credentials = call.app[AUTHENTICATOR].issue(name, scopes, call.now_ms(), expiry_ms)
     return t.TaskCredentials(
         client_id=credentials.client_id,
         access_token=credentials.access_token,

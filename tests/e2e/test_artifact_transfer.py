@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import taskcluster.aio.upload
 import taskcluster.download
 import taskcluster.upload
 
+from tests.e2e.conftest import queue_process
 from tests.helpers import task_definition
 
 ROOT_TOKEN = "root-token-for-artifact-transfer-tests-0123456789"
@@ -83,32 +83,8 @@ class RssSampler:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("transfer") / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INFRAX_", "TASKCLUSTER_"))}
-    env["INFRAX_ROOT_ACCESS_TOKEN"] = ROOT_TOKEN
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clients.cli.main",
-            "queue",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("rootUrl: "), first
-        yield Server(process, first.split(" ", 1)[1].strip(), data_dir)
-    finally:
-        process.terminate()
-        process.wait(30)
+    with queue_process(data_dir, INFRAX_ROOT_ACCESS_TOKEN=ROOT_TOKEN) as (root_url, process):
+        yield Server(process, root_url, data_dir)
 
 
 @dataclass

@@ -207,3 +207,35 @@ def test_exit_codes_for_refusals_and_an_unreachable_queue(served: Served) -> Non
     )  # fmt: skip
     assert unreachable.returncode == 5
     assert "cannot reach the queue" in unreachable.stderr
+
+
+def test_submit_wait_and_follow_show_why_a_refused_payload_ended_as_exception(
+    served: Served, worker: subprocess.Popen[str]
+) -> None:
+    # a docker-worker payload on the process engine's queue: exception/malformed-payload
+    base = ("submit", "--task-queue-id", PROCESS_QUEUE, "--engine", "docker")
+    why = "the payload is invalid: Object contains unknown field `image`"
+    waited = infrax(served, *base, "--wait", "--", "true")
+    assert waited.returncode == 3, waited.stderr
+    status_at = next(i for i, line in enumerate(waited.stdout.splitlines()) if "exception" in line)
+    explained = waited.stdout.splitlines()[status_at + 1 : status_at + 3]
+    assert [line.split("] ", 1)[1] for line in explained] == [
+        why,
+        "result: exception/malformed-payload",
+    ], waited.stdout
+    assert all(line.startswith("[infrax ") for line in explained)
+    followed = infrax(served, *base, "--follow", "--", "true")
+    assert followed.returncode == 3, followed.stderr
+    assert why in followed.stdout
+    assert followed.stderr.splitlines()[-1].endswith(": exception/malformed-payload")
+
+
+def test_submit_wait_shows_the_exit_code_of_a_failed_task(
+    served: Served, worker: subprocess.Popen[str]
+) -> None:
+    base = ("submit", "--task-queue-id", PROCESS_QUEUE, "--wait")
+    failed = infrax(served, *base, "--", "sh", "-c", "echo to stdout; exit 3")
+    assert failed.returncode == 1, failed.stderr
+    closing = [line for line in failed.stdout.splitlines() if line.startswith("[infrax ")]
+    assert closing[-1].endswith("] result: failed (exit code 3)"), failed.stdout
+    assert "to stdout" not in failed.stdout  # the task's own output is not repeated

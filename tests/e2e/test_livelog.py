@@ -21,23 +21,9 @@ from tests.conftest import RunningQueue
 from tests.livestreams import Viewer, live_url, stored_log
 from tests.workers import create, outcome, payload, resolution, running_worker, worker_settings
 
-ENGINES = ["docker", "process"]
 SCRIPT = (
     "echo first line; i=0; while [ ! -e {go} ]; do i=$((i+1)); sleep 0.05; done; echo second line"
 )
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "docker":
-        request.getfixturevalue("busybox_image")
-        request.node.add_marker(pytest.mark.docker)
-    return str(request.param)
-
-
-@pytest.fixture
-def image(engine: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""
 
 
 def waiting_payload(engine: str, image: str, **extra: Any) -> dict[str, Any]:

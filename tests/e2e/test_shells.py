@@ -27,21 +27,7 @@ from tests.workers import (
     worker_settings,
 )
 
-ENGINES = ["docker", "process"]
 WAIT = "while [ ! -e {go} ]; do sleep 0.05; done"
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "docker":
-        request.getfixturevalue("busybox_image")
-        request.node.add_marker(pytest.mark.docker)
-    return str(request.param)
-
-
-@pytest.fixture
-def image(engine: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""
 
 
 def interactive(engine: str, image: str, script: str, **features: Any) -> dict[str, Any]:

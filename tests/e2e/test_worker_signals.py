@@ -31,18 +31,6 @@ from tests.workers import (
 RETRY_FINISHES = 'if [ "$RUN_ID" = 0 ]; then echo started; sleep 600; fi; echo done'
 
 
-@pytest.fixture(params=["docker", "process"])
-def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "docker":
-        request.getfixturevalue("busybox_image")
-    return str(request.param)
-
-
-@pytest.fixture
-def image(engine: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""
-
-
 @pytest.fixture
 def queue_overrides() -> dict[str, object]:
     # Short enough that a killed worker's claim expires soon; long enough that a loaded

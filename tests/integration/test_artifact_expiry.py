@@ -81,8 +81,10 @@ class TestBackgroundSweeper:
 
     def test_the_sweeper_runs_by_itself(self, queue: RunningQueue) -> None:
         run = claimed_run(queue)
-        uploaded(run, "public/old", b"old", expires_in("-1 minute"))
-        deadline = time.monotonic() + 30
+        # Expiring a few seconds after its upload, not before it: an artifact created already
+        # expired can be swept between its createArtifact and its PUT (a 404 for the PUT).
+        uploaded(run, "public/old", b"old", expires_in("5 seconds"))
+        deadline = time.monotonic() + 60
         while blob_files(queue) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert blob_files(queue) == []

@@ -66,8 +66,9 @@ async def _verify(
     now: float,
     url: str = URL,
     signed_url: str | None = None,
+    signed_at: float | None = None,
 ) -> auth.Verified:
-    header = hawk.sign_header(creds, "POST", signed_url or url, now=now)
+    header = hawk.sign_header(creds, "POST", signed_url or url, now=signed_at or now)
     return await authenticator.verify(hawk.facts_from_url("POST", url), header, body=b"")
 
 
@@ -190,3 +191,127 @@ async def test_the_cache_is_bounded(
     for _ in range(5):
         await _verify(authenticator, _issued(now), now)
     assert len(authenticator._certificates) == 2
+
+
+def _issued_here(
+    authenticator: Authenticator, now: float, lifetime_ms: int = 20 * MINUTE_MS
+) -> hawk.Credentials:
+    """Run credentials as claimWork issues them, through the authenticator (noted as verified)."""
+    start = int(now * 1000)
+    scopes = [f"queue:resolve-task:{RUN}", f"queue:reclaim-task:{RUN}"]
+    return authenticator.issue(NAME, scopes, start, start + lifetime_ms)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
+    """Count the calls of a function of clients.hawk."""
+    calls: list[object] = []
+    real = getattr(hawk, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hawk, name, counting)
+    return calls
+
+
+async def test_credentials_the_queue_issued_are_not_checked_in_full(
+    authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_checks = _counting(monkeypatch, "verify_certificate")
+    derivations = _counting(monkeypatch, "signing_key")
+    now = time.time()
+    creds = _issued_here(authenticator, now)
+    # The same credentials as hawk issues them for the queue: signed with its issuer token.
+    assert creds.access_token == hawk.temporary_access_token(
+        SECRETS.queue_issuer_token, json.loads(creds.certificate or "{}")["seed"]
+    )
+    for _ in range(2):
+        verified = await _verify(authenticator, creds, now)
+        assert verified.caller.client_id == NAME
+        assert verified.caller.scopes.satisfies(f"queue:resolve-task:{RUN}")
+        assert not verified.caller.scopes.satisfies("queue:resolve-task:other/0")
+        assert verified.expires_ms == int(now * 1000) + 20 * MINUTE_MS
+    assert full_checks == [] and derivations == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scopes": [f"queue:resolve-task:{RUN}", f"queue:reclaim-task:{RUN}", "*"]},
+        {"scopes": [f"queue:resolve-task:{RUN}"]},
+        {"expiry": 4_102_444_800_000},
+        {"start": 0},
+        {"seed": "A" * 44},
+        {"issuer": "static/other"},
+        {"signature": "A" * 44},
+    ],
+    ids=["added-scope", "removed-scope", "expiry", "start", "seed", "issuer", "signature"],
+)
+async def test_a_tampered_certificate_of_credentials_the_queue_issued_is_refused(
+    authenticator: Authenticator, change: dict[str, Any]
+) -> None:
+    now = time.time()
+    creds = _issued_here(authenticator, now)
+    with pytest.raises(ApiError) as refused:
+        await _verify(authenticator, _tampered(creds, **change), now)
+    assert refused.value.status == 401
+    # The same refusal as from an authenticator that did not issue them.
+    fresh = Authenticator(authenticator._store, SECRETS, ("queue:ping",))
+    with pytest.raises(ApiError) as elsewhere:
+        await _verify(fresh, _tampered(creds, **change), now)
+    assert str(refused.value) == str(elsewhere.value)
+
+
+async def test_credentials_the_queue_issued_expire(
+    authenticator: Authenticator, clock: Callable[[float], None]
+) -> None:
+    now = time.time()
+    creds = _issued_here(authenticator, now, lifetime_ms=MINUTE_MS)
+    # Never used before, and past their expiry plus the 5 minutes of clock skew.
+    much_later = now + 7 * 60
+    clock(much_later)
+    with pytest.raises(ApiError, match="expiry is in the past"):
+        await _verify(authenticator, creds, much_later)
+
+
+async def test_credentials_the_queue_issued_are_not_valid_before_their_start(
+    authenticator: Authenticator, clock: Callable[[float], None]
+) -> None:
+    now = time.time()
+    creds = _issued_here(authenticator, now)
+    earlier = now - 10 * 60  # the server's clock stepped back
+    clock(earlier)
+    with pytest.raises(ApiError, match="start is in the future"):
+        await _verify(authenticator, creds, earlier)
+
+
+async def test_requests_with_credentials_the_queue_issued_are_still_checked(
+    authenticator: Authenticator,
+) -> None:
+    now = time.time()
+    creds = _issued_here(authenticator, now)
+    with pytest.raises(ApiError, match="MAC does not match"):
+        await _verify(authenticator, creds, now, signed_url=URL.replace("/T/", "/U/"))
+    with pytest.raises(ApiError, match="MAC does not match"):
+        await _verify(authenticator, dataclasses.replace(creds, access_token="x" * 43), now)
+    impostor = dataclasses.replace(creds, client_id="task-client/other/0/on/g/w/until/1")
+    with pytest.raises(ApiError, match="signature is not valid"):
+        await _verify(authenticator, impostor, now)
+    with pytest.raises(ApiError, match="outside the allowed clock skew"):
+        await _verify(authenticator, creds, now, signed_at=now - 3600)
+
+
+async def test_credentials_the_queue_issued_are_bounded_and_checked_in_full_once_forgotten(
+    authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "CERTIFICATE_CACHE_SIZE", 2)
+    full_checks = _counting(monkeypatch, "verify_certificate")
+    now = time.time()
+    first = _issued_here(authenticator, now)
+    for _ in range(4):
+        _issued_here(authenticator, now)
+    assert len(authenticator._certificates) == 2
+    verified = await _verify(authenticator, first, now)
+    assert verified.caller.client_id == NAME
+    assert len(full_checks) == 1

@@ -34,21 +34,6 @@ from tests.workers import (
     worker_settings,
 )
 
-ENGINES = ["docker", "process"]
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "docker":
-        request.getfixturevalue("busybox_image")
-        request.node.add_marker(pytest.mark.docker)
-    return str(request.param)
-
-
-@pytest.fixture
-def image(engine: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("busybox_image")) if engine == "docker" else ""
-
 
 async def test_exit_0_is_completed_with_the_output_and_standard_variables_in_the_log(
     queue: RunningQueue, tmp_path: Path, engine: str, image: str

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import mohawk
 import mohawk.bewit
+import msgspec
 import pytest
 import taskcluster
 import taskcluster.utils
@@ -426,7 +427,7 @@ def test_generated_seed_is_two_nice_slugids() -> None:
 def test_certificate_outside_its_window_fails(
     start: int, expiry: int, now: int, problem: str
 ) -> None:
-    cert = dataclasses.replace(_cert(_ours_temp()), start=start, expiry=expiry)
+    cert = msgspec.structs.replace(_cert(_ours_temp()), start=start, expiry=expiry)
     with pytest.raises(HawkError, match=problem):
         verify_certificate(cert, client_id=ISSUER, issuer_access_token=TOKEN, now_ms=now)
 
@@ -461,7 +462,7 @@ def test_official_certificate_expired_fails() -> None:
     ids=["added-scope", "removed-scope", "seed", "expiry", "issuer"],
 )
 def test_tampered_certificate_fails(change: dict[str, Any]) -> None:
-    cert = dataclasses.replace(_cert(_ours_temp("project/named-temp")), **change)
+    cert = msgspec.structs.replace(_cert(_ours_temp("project/named-temp")), **change)
     with pytest.raises(HawkError, match="signature"):
         verify_certificate(
             cert, client_id="project/named-temp", issuer_access_token=TOKEN, now_ms=NOW_MS
@@ -526,6 +527,167 @@ def test_facts_from_url_defaults_ports_and_keeps_raw_resource(
     url: str, facts: RequestFacts
 ) -> None:
     assert facts_from_url("get", url) == facts
+
+
+def _facts_or_error(method: str, url: str) -> RequestFacts | str:
+    try:
+        return facts_from_url(method, url)
+    except HawkError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/api/queue/v1/task/abc/runs/0/completed",
+        "HTTPS://Example.COM:443/a?b=c?d&e=/f",
+        "http://example.com/a://b",
+        "http://example.com//a",
+        "http://example.com/a?",
+        "http://example.com/a?b#c",
+        "http://example.com/a b",
+        "http://example.com/a\tb",
+        " http://example.com/a",
+        "http://example.com/a ",
+        "http://user:pw@example.com/a",
+        "http://example.com@evil.com/a",
+        "http://[::1]:8080/a",
+        "http://example.com?x=/a",
+        "http://example.com#x/a",
+        "http://example.com:abc/a",
+        "http://example.com:/a",
+        "http://example.com:0/a",
+        "http:/example.com/a",
+        "//example.com/a",
+        "ftp://example.com/a",
+        "http:///a",
+        "example.com/a",
+        "http://ex\\ample.com/a",
+        "http://example.com/é",
+    ],
+)
+def test_facts_from_url_read_usual_urls_as_urlsplit_does(url: str) -> None:
+    # The usual URL is cut at its path and its origin parsed once; the facts must be those of
+    # parsing it whole (urlsplit), for every URL, or the same refusal.
+    whole: RequestFacts | str
+    try:
+        whole = hawk._facts_from_any_url("POST", url)
+    except HawkError as error:
+        whole = str(error)
+    assert _facts_or_error("post", url) == whole
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'Hawk mac="m+/=", hash="h", id="c", ts="1700000000", nonce="n", ext="e"',
+        'Hawk mac="m", id="c", ts="0", nonce="n"',
+        'Hawk mac="m", hash="h", id="c", ts="01", nonce="n"',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n", ext=""',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n", ext="e", app="a"',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n",',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n" ',
+        'Hawk mac="m", hash="h", id="c", ts="1", nonce="n"\n',
+        'Hawk mac="m", mac="m", id="c", ts="1", nonce="n"',
+        'hawk mac="m", hash="h", id="c", ts="1", nonce="n"',
+        'Hawk  mac="m", id="c", ts="1", nonce="n"',
+        'Hawk id="c", ts="1", nonce="n", hash="h", ext="e", mac="m"',
+    ],
+)
+def test_headers_in_the_usual_order_parse_as_in_any_order(
+    header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parsed_or_error() -> hawk.ParsedHeader | str:
+        try:
+            return parse_header(header)
+        except HawkError as error:
+            return str(error)
+
+    usual = parsed_or_error()
+    monkeypatch.setattr(hawk, "_USUAL_HEADER", re.compile("(?!)"))  # only the general path
+    assert usual == parsed_or_error()
+
+
+_CERT = {
+    "version": 1,
+    "scopes": ["queue:a", "queue:b*"],
+    "start": NOW_MS,
+    "expiry": NOW_MS + DAY_MS,
+    "seed": SEED,
+    "signature": "s",
+}
+
+
+@pytest.mark.parametrize(
+    "ext",
+    [
+        {"certificate": _CERT},
+        {"certificate": {**_CERT, "issuer": ISSUER, "clientId": "c"}},
+        {"certificate": {**_CERT, "issuer": None}},
+        {"certificate": {**_CERT, "clientId": None}},
+        {"certificate": {**_CERT, "issuer": ""}},
+        {"certificate": {**_CERT, "issuer": 1}},
+        {"certificate": {**_CERT, "version": 2}},
+        {"certificate": {**_CERT, "version": True}},
+        {"certificate": {**_CERT, "start": 1.5}},
+        {"certificate": {**_CERT, "expiry": 10**30}},
+        {"certificate": {**_CERT, "seed": SEED[1:]}},
+        {"certificate": {**_CERT, "scopes": ["a\tb"]}},
+        {"certificate": {**_CERT, "scopes": "queue:a"}},
+        {"certificate": {**_CERT, "signature": None}},
+        {"certificate": {**_CERT, "extra": [1, 2]}},
+        {"certificate": None, "authorizedScopes": None},
+        {"certificate": _CERT, "authorizedScopes": ["queue:a"]},
+        {"authorizedScopes": ["queue:a", "é"]},
+        {"authorizedScopes": [1]},
+        {"authorizedScopes": {}},
+        {"certificate": []},
+        [],
+        "text",
+    ],
+)
+def test_usual_exts_parse_as_any_ext(ext: object) -> None:
+    # The usual ext is decoded to its types at once; what it makes, or refuses, must be what
+    # the general path makes or refuses.
+    text = base64.urlsafe_b64encode(json.dumps(ext).encode()).decode()
+
+    def parsed(parse: Any) -> object:
+        try:
+            return parse(text)
+        except HawkError as error:
+            return str(error)
+
+    assert parsed(hawk._parse_ext_text.__wrapped__) == parsed(hawk._parse_any_ext)
+
+
+def test_the_exts_of_temporary_credentials_take_the_usual_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def general(ext: str) -> None:
+        raise AssertionError(f"the general path parsed {ext}")
+
+    monkeypatch.setattr(hawk, "_parse_any_ext", general)
+    for creds in (_ours_temp(), _ours_temp("project/named-temp")):
+        header = sign_header(creds, "GET", URL, now=NOW, authorized_scopes=["queue:a"])
+        parsed = parse_header(header)
+        assert parsed.certificate == _cert(creds)
+        assert parsed.authorized_scopes == ("queue:a",)
+
+
+def test_the_official_client_and_ours_sign_in_the_usual_order() -> None:
+    temp = _ours_temp()
+    tc = {"clientId": temp.client_id, "accessToken": temp.access_token}
+    official = _mohawk_header({**tc, "certificate": temp.certificate}, "POST", URL, BODY)
+    ours = sign_header(temp, "POST", URL, content_type=JSON, body=BODY, now=NOW)
+    assert hawk._USUAL_HEADER.fullmatch(official) and hawk._USUAL_HEADER.fullmatch(ours)
+
+
+def test_usual_urls_are_cut_at_their_path() -> None:
+    before = hawk._origin.cache_info()
+    facts_from_url("GET", "http://127.0.0.1:8080/api/queue/v1/ping")
+    facts_from_url("GET", "http://127.0.0.1:8080/api/queue/v1/task/abc")
+    after = hawk._origin.cache_info()
+    assert after.hits + after.misses == before.hits + before.misses + 2
 
 
 def test_taskcluster_signed_url_bewit_verifies() -> None:
@@ -627,13 +789,13 @@ def test_misused_bewit_fails(method: str, resource: str, key: str) -> None:
     parsed, facts = _bewit_parts(sign_bewit(Credentials(ISSUER, TOKEN), URL, expires=60, now=NOW))
     with pytest.raises(HawkError):
         verify_bewit(
-            parsed, key, dataclasses.replace(facts, method=method, resource=resource), now=NOW
+            parsed, key, msgspec.structs.replace(facts, method=method, resource=resource), now=NOW
         )
 
 
 def test_head_bewit_verifies() -> None:
     parsed, facts = _bewit_parts(sign_bewit(Credentials(ISSUER, TOKEN), URL, expires=60, now=NOW))
-    verify_bewit(parsed, TOKEN, dataclasses.replace(facts, method="HEAD"), now=NOW)
+    verify_bewit(parsed, TOKEN, msgspec.structs.replace(facts, method="HEAD"), now=NOW)
 
 
 def _b(*parts: str) -> str:
@@ -682,7 +844,7 @@ def test_errors_and_reprs_never_contain_secrets() -> None:
             now=NOW,
         ),
         lambda: verify_certificate(
-            dataclasses.replace(_cert(creds), scopes=("*",)),
+            msgspec.structs.replace(_cert(creds), scopes=("*",)),
             client_id=ISSUER,
             issuer_access_token=TOKEN,
             now_ms=NOW_MS,

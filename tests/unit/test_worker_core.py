@@ -16,7 +16,7 @@ from worker.features.resources import Sample, summary
 from worker.host import HostFacts, limits_for
 from worker.payload import decode_job, required_scopes
 from worker.reclaim import reclaim_delay_s
-from worker.results import RESOLUTIONS, Abort, Ending, ending_of
+from worker.results import RESOLUTIONS, Abort, Ending, ending_of, unreported
 from worker.settings import Settings
 
 
@@ -47,6 +47,15 @@ def test_every_ending_has_a_resolution_and_only_a_cancel_reports_nothing() -> No
     assert RESOLUTIONS[Ending.max_run_time].report == "failed"
     assert RESOLUTIONS[Ending.exited_for_retry].reason == "intermittent-task"
     assert RESOLUTIONS[Ending.worker_shutdown].reason == "worker-shutdown"
+
+
+def test_a_run_given_up_while_stopping_names_what_was_not_reported_and_the_claim_expiry() -> None:
+    until = "2030-01-01T00:00:00.000Z"
+    shutdown = unreported(RESOLUTIONS[Ending.worker_shutdown], until)
+    assert shutdown.startswith("exception/worker-shutdown not reported")
+    assert f"exception/claim-expired when the claim lapses ({until})" in shutdown
+    assert unreported(None, until).startswith("its resolution not reported")
+    assert "nothing to report" in unreported(RESOLUTIONS[Ending.canceled], until)
 
 
 @pytest.mark.parametrize(
