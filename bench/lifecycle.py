@@ -15,7 +15,7 @@ from typing import Any
 from .client import QueueClient, session
 from .server import Deployment
 
-__all__ = ["LifecycleRound", "LifecycleSizes", "run_lifecycle_round"]
+__all__ = ["LifecycleRound", "LifecycleSizes", "run_lifecycle", "run_lifecycle_round"]
 
 TASK_QUEUE = "bench/lifecycle"
 WARMUP_QUEUE = "bench/warmup"
@@ -80,7 +80,7 @@ def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-async def _lifecycle(
+async def run_lifecycle(
     client: QueueClient, task_queue_id: str, sizes: LifecycleSizes, tasks: int
 ) -> float:
     """Push `tasks` tasks through; the seconds from the first create to the last report."""
@@ -105,9 +105,9 @@ async def run_lifecycle_round(sizes: LifecycleSizes, deploy: Deployment) -> Life
     async with deploy() as queue, session(sizes.workers + sizes.creators + 8) as http:
         client = QueueClient(http, queue)
         if sizes.warmup_tasks:
-            await _lifecycle(client, WARMUP_QUEUE, sizes, sizes.warmup_tasks)
+            await run_lifecycle(client, WARMUP_QUEUE, sizes, sizes.warmup_tasks)
         server_before, client_before = queue.cpu_seconds(), time.process_time()
-        wall = await _lifecycle(client, TASK_QUEUE, sizes, sizes.tasks)
+        wall = await run_lifecycle(client, TASK_QUEUE, sizes, sizes.tasks)
         server_after, client_after = queue.cpu_seconds(), time.process_time()
     server_cpu = (
         server_after - server_before
