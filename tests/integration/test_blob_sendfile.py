@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http_writer import StreamWriter
 
+from clients.serving.site import start_site
 from queue_server.artifacts import sendfile
 from queue_server.artifacts.local import LocalBlobStore
 
@@ -55,13 +56,8 @@ async def serving(root: Path) -> AsyncIterator[Served]:
 
     app = web.Application()
     app.router.add_get("/blob", get)
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    served = Served(
-        f"http://127.0.0.1:{runner.addresses[0][1]}/blob", hashlib.sha256(data).hexdigest(), data
-    )
+    runner, root_url = await start_site(app, "127.0.0.1", 0, None)
+    served = Served(f"{root_url}/blob", hashlib.sha256(data).hexdigest(), data)
     try:
         yield served
     finally:

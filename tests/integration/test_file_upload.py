@@ -20,6 +20,7 @@ from aiohttp import web
 
 from clients.client import RetryPolicy, TransportError
 from clients.client.transfer import put_file
+from clients.serving.site import start_site
 
 ONCE = RetryPolicy(max_retries=0)
 SIZE = 5 * 1024 * 1024 + 333  # several 1 MiB chunks and a ragged end
@@ -43,12 +44,9 @@ async def receiving_server(received: list[tuple[int, str]]) -> AsyncIterator[str
 
     app = web.Application()
     app.router.add_put("/blob", put)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, root_url = await start_site(app, "127.0.0.1", 0, None)
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/blob"
+        yield f"{root_url}/blob"
     finally:
         await runner.cleanup()
 
