@@ -21,11 +21,10 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from .client import QueueClient, session
 from .lifecycle import LifecycleSizes, run_lifecycle
-from .server import QueueProcess, running_queue
+from .server import QueueProcess, running_queue, thread_ticks
 
 __all__ = ["RequestCost", "measure"]
 
@@ -53,27 +52,19 @@ class RequestCost:
         )
 
 
-def _thread_ticks(pid: int) -> dict[int, int]:
-    ticks = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rpartition(")")[2].split()
-        ticks[int(task.name)] = int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks
-
-
 async def _measure(
     figure: str, queue: QueueProcess, run: Callable[[int], Awaitable[None]], requests: int
 ) -> RequestCost:
     await run(max(200, requests // WARMUP_SHARE))
     before, client_before, began = (
-        _thread_ticks(queue.pid),
+        thread_ticks(queue.pid),
         time.process_time(),
         time.perf_counter(),
     )
     await run(requests)
     wall_s = time.perf_counter() - began
     client_s = time.process_time() - client_before
-    after = _thread_ticks(queue.pid)
+    after = thread_ticks(queue.pid)
     tick_s = 1 / os.sysconf("SC_CLK_TCK")
     used = {tid: (ticks - before.get(tid, 0)) * tick_s for tid, ticks in after.items()}
     loop_s = used.get(queue.pid, 0.0)

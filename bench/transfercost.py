@@ -29,7 +29,7 @@ import aiohttp
 
 from . import artifacts
 from .client import QueueClient, run_credentials, session
-from .server import QueueProcess, running_queue
+from .server import QueueProcess, running_queue, thread_ticks
 
 __all__ = ["Cost", "measure"]
 
@@ -46,28 +46,16 @@ class Cost:
     wall_s: float
 
 
-def _ticks(pid: int) -> dict[int, int]:
-    """utime + stime of each of the process's threads, in clock ticks."""
-    found = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        found[int(task.name)] = int(fields[11]) + int(fields[12])
-    return found
-
-
 def _faults(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[7])
 
 
 async def _costed(pid: int, transfer: Callable[[], Awaitable[Any]]) -> Cost:
-    ticks, faults = _ticks(pid), _faults(pid)
+    ticks, faults = thread_ticks(pid), _faults(pid)
     client, began = time.process_time(), time.perf_counter()
     await transfer()
     wall, client = time.perf_counter() - began, time.process_time() - client
-    after, faults = _ticks(pid), _faults(pid) - faults
+    after, faults = thread_ticks(pid), _faults(pid) - faults
     used = {tid: n - ticks.get(tid, 0) for tid, n in after.items()}
     loop = used.pop(pid, 0) * TICK_S
     return Cost(loop, sum(used.values()) * TICK_S, faults, client, wall)
